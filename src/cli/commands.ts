@@ -1,0 +1,8 @@
+/** One line per subcommand: the name and a lazy import, so `rdpv --help` stays fast. */
+export interface Command {
+  summary: string;
+  run(args: string[]): Promise<number>;
+}
+
+export const commands: Record<string, () => Promise<Command>> = {
+};
