@@ -5,4 +5,5 @@ export interface Command {
 }
 
 export const commands: Record<string, () => Promise<Command>> = {
+  data: async () => (await import('./data.ts')).default,
 };
