@@ -1,0 +1,98 @@
+/**
+ * The I-frame codec: a DCGAN-style conv encoder to a d-dim tanh latent, the shared-randomness
+ * quantizer, and a mirrored transposed-conv decoder with a sigmoid output. The 4x4 'valid'
+ * conv of the paper's code between the 4x4 feature map and the 1x1 latent (and its mirror in
+ * the decoder) is a dense layer on the flattened map: the same function, written as a matmul.
+ */
+import { tf } from '../engine/index.ts';
+import { quantizeTensor } from '../codec/quantizer.ts';
+import {
+  batchNorm, conv, convTranspose, dense, initBatchNorm, initConv, initDense, leakyRelu,
+  type BatchNormParams, type ConvParams, type Ctx,
+} from './layers.ts';
+import type { ParamTree } from './params.ts';
+
+export interface IFrameConfig {
+  /** Channels of the stride-2 conv stack, e.g. the paper's [64, 128, 256, 512]. */
+  widths: number[];
+  /** Frame height and width (square); the stack must bring it to 4x4 or more. */
+  size: number;
+  /** Latent dimension d. */
+  dims: number;
+}
+
+interface Block extends ParamTree {
+  conv: ConvParams;
+  bn: BatchNormParams;
+}
+
+export interface EncoderParams extends ParamTree {
+  blocks: Record<string, Block>;
+  latent: ConvParams;
+  latentBn: BatchNormParams;
+}
+
+export interface DecoderParams extends ParamTree {
+  latent: ConvParams;
+  latentBn: BatchNormParams;
+  blocks: Record<string, Block>;
+  out: ConvParams;
+}
+
+const bottom = (c: IFrameConfig) => c.size >> c.widths.length;
+const flatSize = (c: IFrameConfig) => bottom(c) ** 2 * c.widths.at(-1)!;
+
+function checkConfig(c: IFrameConfig): void {
+  if (c.widths.length === 0 || bottom(c) < 1 || bottom(c) << c.widths.length !== c.size) {
+    throw new Error(`I-frame config: size ${c.size} is not divisible by 2^${c.widths.length}`);
+  }
+}
+
+/** Layer keys: encoder 1-99, decoder 100-199 within a seed, so the two inits are independent. */
+export function initEncoder(c: IFrameConfig, seed: number): EncoderParams {
+  checkConfig(c);
+  const blocks: Record<string, Block> = {};
+  c.widths.forEach((w, i) => {
+    blocks[`b${i}`] = { conv: initConv(seed, 1 + i, 4, i === 0 ? 1 : c.widths[i - 1]!, w), bn: initBatchNorm(w) };
+  });
+  return { blocks, latent: initDense(seed, 50, flatSize(c), c.dims), latentBn: initBatchNorm(c.dims) };
+}
+
+export function initDecoder(c: IFrameConfig, seed: number): DecoderParams {
+  checkConfig(c);
+  const rev = [...c.widths].reverse();
+  const blocks: Record<string, Block> = {};
+  for (let i = 0; i + 1 < rev.length; i++) {
+    blocks[`b${i}`] = { conv: initConv(seed, 101 + i, 4, rev[i]!, rev[i + 1]!, true), bn: initBatchNorm(rev[i + 1]!) };
+  }
+  return {
+    latent: initDense(seed, 100, c.dims, flatSize(c)),
+    latentBn: initBatchNorm(flatSize(c)),
+    blocks,
+    out: initConv(seed, 150, 4, c.widths[0]!, 1, true),
+  };
+}
+
+/** [B, H, W, 1] frames in [0,1] to [B, d] latents in (-1, 1). */
+export function encode(p: EncoderParams, x: tf.Tensor4D, ctx: Ctx): tf.Tensor2D {
+  let h = x;
+  for (const b of Object.values(p.blocks)) h = leakyRelu(batchNorm(b.bn, conv(b.conv, h, 2), ctx));
+  const flat = tf.reshape(h, [h.shape[0], -1]) as tf.Tensor2D;
+  return tf.tanh(batchNorm(p.latentBn, dense(p.latent, flat), ctx));
+}
+
+/** [B, d] (dequantized) latents to [B, H, W, 1] frames in (0, 1). */
+export function decode(p: DecoderParams, c: IFrameConfig, z: tf.Tensor2D, ctx: Ctx): tf.Tensor4D {
+  const s = bottom(c);
+  let h = leakyRelu(tf.reshape(batchNorm(p.latentBn, dense(p.latent, z), ctx), [z.shape[0], s, s, c.widths.at(-1)!]) as tf.Tensor4D);
+  for (const b of Object.values(p.blocks)) h = leakyRelu(batchNorm(b.bn, convTranspose(b.conv, h), ctx));
+  return tf.sigmoid(convTranspose(p.out, h));
+}
+
+/**
+ * Encoder, quantizer with the given dither u, decoder. `levels` < 2 means rate inf (no quantizer).
+ * 'train' mode passes the soft quantizer's gradient (see src/codec/quantizer.ts).
+ */
+export function quantizeLatent(z: tf.Tensor2D, u: tf.Tensor2D | null, levels: number, mode: 'hard' | 'train'): tf.Tensor2D {
+  return u === null || levels < 2 ? z : (quantizeTensor(z, u, levels, mode) as tf.Tensor2D);
+}

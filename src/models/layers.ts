@@ -1,0 +1,128 @@
+/**
+ * Layers as plain functions of (params, inputs). Shapes are NHWC. Convolutions are the
+ * paper's 4x4 stride-2 kind: TF 'same' padding on even sizes pads 1 on each side, which
+ * is exactly PyTorch's padding=1.
+ */
+import { tf } from '../engine/index.ts';
+import { constVar, normalVar, type ParamTree } from './params.ts';
+
+/** What a forward pass needs besides inputs: training mode, and where BatchNorm puts its running-stat updates. */
+export interface Ctx {
+  training: boolean;
+  /** (variable, new value) pairs, applied by the trainer after the gradient step. */
+  updates: [tf.Variable, tf.Tensor][];
+}
+
+export const evalCtx = (): Ctx => ({ training: false, updates: [] });
+export const trainCtx = (): Ctx => ({ training: true, updates: [] });
+
+/** Apply and dispose the collected running-stat updates. */
+export function applyUpdates(ctx: Ctx): void {
+  for (const [v, t] of ctx.updates) {
+    v.assign(t);
+    t.dispose();
+  }
+  ctx.updates.length = 0;
+}
+
+export interface ConvParams extends ParamTree {
+  w: tf.Variable;
+  b: tf.Variable;
+}
+
+/** He-normal weights for LeakyReLU nets; the key makes every layer's init independent of call order. */
+export function initConv(seed: number, key: number, k: number, cin: number, cout: number, transpose = false): ConvParams {
+  const shape = transpose ? [k, k, cout, cin] : [k, k, cin, cout];
+  return { w: normalVar(shape, Math.sqrt(2 / (k * k * cin)), seed, key), b: constVar([cout], 0) };
+}
+
+export function initDense(seed: number, key: number, nin: number, nout: number): ConvParams {
+  return { w: normalVar([nin, nout], Math.sqrt(2 / nin), seed, key), b: constVar([nout], 0) };
+}
+
+export function conv(p: ConvParams, x: tf.Tensor4D, stride: number, weight: tf.Tensor4D = p.w as tf.Tensor4D): tf.Tensor4D {
+  return tf.add(tf.conv2d(x, weight, stride, 'same'), p.b);
+}
+
+/** Transposed convolution, stride 2, doubling height and width. */
+export function convTranspose(p: ConvParams, x: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w] = x.shape;
+  const cout = p.w.shape[2]!;
+  return tf.add(tf.conv2dTranspose(x, p.w as tf.Tensor4D, [b, 2 * h, 2 * w, cout], 2, 'same'), p.b);
+}
+
+export function dense(p: ConvParams, x: tf.Tensor2D): tf.Tensor2D {
+  return tf.add(tf.matMul(x, p.w as tf.Tensor2D), p.b);
+}
+
+/**
+ * LeakyReLU(0.2) written as 0.6x + 0.4|x|: identical values, and its gradient (through Abs
+ * and Step) is itself differentiable in tfjs-core, which the WGAN-GP penalty needs.
+ */
+export function leakyRelu<T extends tf.Tensor>(x: T): T {
+  return tf.add(tf.mul(x, 0.6), tf.mul(tf.abs(x), 0.4)) as T;
+}
+
+export interface BatchNormParams extends ParamTree {
+  gamma: tf.Variable;
+  beta: tf.Variable;
+  /** Running statistics: not trainable, saved with the model. */
+  mean: tf.Variable;
+  variance: tf.Variable;
+}
+
+export function initBatchNorm(channels: number): BatchNormParams {
+  return { gamma: constVar([channels], 1), beta: constVar([channels], 0), mean: constVar([channels], 0, false), variance: constVar([channels], 1, false) };
+}
+
+const BN_EPS = 1e-5;
+const BN_MOMENTUM = 0.1;
+
+/** BatchNorm over all axes but the last: batch statistics in training (running stats updated via ctx), running stats in eval. */
+export function batchNorm<T extends tf.Tensor>(p: BatchNormParams, x: T, ctx: Ctx): T {
+  let mean: tf.Tensor = p.mean;
+  let variance: tf.Tensor = p.variance;
+  if (ctx.training) {
+    const axes = x.shape.map((_, i) => i).slice(0, -1);
+    const m = tf.moments(x, axes);
+    mean = m.mean;
+    variance = m.variance;
+    const n = x.size / x.shape[x.rank - 1]!;
+    const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));
+    ctx.updates.push([p.mean, tf.keep(tf.add(tf.mul(p.mean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)))]);
+    ctx.updates.push([p.variance, tf.keep(tf.add(tf.mul(p.variance, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)))]);
+  }
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, BN_EPS))), p.gamma), p.beta) as T;
+}
+
+export interface SpectralNormParams extends ParamTree {
+  /** Power-iteration vectors for the weight viewed as a [rest, cout] matrix; not trainable. */
+  u: tf.Variable;
+  v: tf.Variable;
+}
+
+export function initSpectralNorm(seed: number, key: number, rows: number, cols: number): SpectralNormParams {
+  return { v: normalVar([rows, 1], 1 / Math.sqrt(rows), seed, key, false), u: normalVar([cols, 1], 1 / Math.sqrt(cols), seed, key + 1, false) };
+}
+
+/**
+ * One power iteration, run outside any gradient tape so u and v act as constants in the
+ * normalized weight (as in Miyato et al.): v = W u / |W u|, u = W^T v / |W^T v|.
+ */
+export function powerIterate(w: tf.Variable, sn: SpectralNormParams): void {
+  tf.tidy(() => {
+    const m = tf.reshape(w, [-1, w.shape[w.rank - 1]!]) as tf.Tensor2D;
+    const v = tf.matMul(m, sn.u as tf.Tensor2D);
+    const vn = tf.div(v, tf.add(tf.norm(v), 1e-12));
+    const u = tf.matMul(m, vn, true, false);
+    sn.v.assign(vn);
+    sn.u.assign(tf.div(u, tf.add(tf.norm(u), 1e-12)));
+  });
+}
+
+/** W / sigma(W) with sigma = v^T W u from the stored vectors. */
+export function spectralNormalized<T extends tf.Tensor>(w: T, sn: SpectralNormParams): T {
+  const m = tf.reshape(w, [-1, w.shape[w.rank - 1]!]) as tf.Tensor2D;
+  const sigma = tf.sum(tf.mul(tf.matMul(m, sn.u as tf.Tensor2D), sn.v));
+  return tf.div(w, sigma) as T;
+}
