@@ -53,7 +53,7 @@ function decode(path: string): Promise<Buffer> {
     );
     child.on('close', (code) => {
       const frames = Buffer.concat(out);
-      if (code !== 0) reject(new UserError(`cannot decode ${path}: ${err.trim().split('\n')[0] ?? `ffmpeg exit ${code}`}`));
+      if (code !== 0) reject(new UserError(`cannot decode ${path}: ${err.trim().split('\n')[0]!.replace(`${path}: `, '') || `ffmpeg exit code ${code}`}`));
       else if (frames.length === 0 || frames.length % FRAME_BYTES !== 0) reject(new UserError(`cannot decode ${path}: ffmpeg produced no whole frames`));
       else resolve(frames);
     });
