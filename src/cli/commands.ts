@@ -6,4 +6,5 @@ export interface Command {
 
 export const commands: Record<string, () => Promise<Command>> = {
   data: async () => (await import('./data.ts')).default,
+  info: async () => (await import('./info.ts')).default,
 };
