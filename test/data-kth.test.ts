@@ -103,21 +103,29 @@ test('KTH decodes once: later loads read the cache without running ffmpeg', { sk
   }
 });
 
-test('KTH bad input gives a UserError naming the path', { skip }, async () => {
+const namesPath = (path: string, pattern = /./) => (e: Error) => e instanceof UserError && e.message.includes(path) && pattern.test(e.message) && !e.message.includes('\n');
+
+test('KTH missing folder or folder without AVI files gives a UserError naming the path', async () => {
   const missing = join(dir, 'missing');
-  await assert.rejects(loadKth(missing, { split: 'train', frames: 4 }), (e: Error) => e instanceof UserError && e.message.includes(missing));
+  await assert.rejects(loadKth(missing, { split: 'train', frames: 4 }), namesPath(missing, /KTH folder not found/));
   const empty = mkdtempSync(join(tmpdir(), 'rdpv-kth-empty-'));
-  const bad = mkdtempSync(join(tmpdir(), 'rdpv-kth-bad-'));
   try {
     writeFileSync(join(empty, 'notes.txt'), 'no videos here');
-    await assert.rejects(loadKth(empty, { split: 'train', frames: 4 }), (e: Error) => e instanceof UserError && /no KTH AVI files/.test(e.message) && e.message.includes(empty));
-    const corrupt = join(bad, 'person03_jogging_d1_uncomp.avi');
-    writeFileSync(corrupt, Buffer.from('RIFF this is not a video'));
-    await assert.rejects(loadKth(bad, { split: 'train', frames: 4 }), (e: Error) => e instanceof UserError && e.message.includes(corrupt) && !e.message.includes('\n'));
+    await assert.rejects(loadKth(empty, { split: 'train', frames: 4 }), namesPath(empty, /no KTH AVI files/));
   } finally {
     rmSync(empty, { recursive: true, force: true });
+  }
+});
+
+test('KTH corrupt file, unknown action or too few frames give one-line UserErrors', { skip }, async () => {
+  const bad = mkdtempSync(join(tmpdir(), 'rdpv-kth-bad-'));
+  try {
+    const corrupt = join(bad, 'person03_jogging_d1_uncomp.avi');
+    writeFileSync(corrupt, Buffer.from('RIFF this is not a video'));
+    await assert.rejects(loadKth(bad, { split: 'train', frames: 4 }), namesPath(corrupt, /cannot decode/));
+  } finally {
     rmSync(bad, { recursive: true, force: true });
   }
   await assert.rejects(loadKth(dir, { split: 'train', frames: 4, actions: ['dancing'] }), /unknown KTH action 'dancing'/);
-  await assert.rejects(loadKth(dir, { split: 'train', frames: 1000 }), /has 1000 frames/);
+  await assert.rejects(loadKth(dir, { split: 'train', frames: 1000 }), namesPath(dir, /has 1000 frames/));
 });
