@@ -7,4 +7,6 @@ export interface Command {
 export const commands: Record<string, () => Promise<Command>> = {
   data: async () => (await import('./data.ts')).default,
   info: async () => (await import('./info.ts')).default,
+  theory: async () => (await import('./theory.ts')).default,
+  train: async () => (await import('./train.ts')).default,
 };

@@ -16,10 +16,10 @@ export interface Ctx {
 export const evalCtx = (): Ctx => ({ training: false, updates: [] });
 export const trainCtx = (): Ctx => ({ training: true, updates: [] });
 
-/** Apply and dispose the collected running-stat updates. */
-export function applyUpdates(ctx: Ctx): void {
+/** Apply (or, with apply = false, drop) and dispose the collected running-stat updates. */
+export function applyUpdates(ctx: Ctx, apply = true): void {
   for (const [v, t] of ctx.updates) {
-    v.assign(t);
+    if (apply) v.assign(t);
     t.dispose();
   }
   ctx.updates.length = 0;

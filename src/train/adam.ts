@@ -1,0 +1,47 @@
+/**
+ * Adam over a parameter record. Its moments are a parameter record too, so checkpoints
+ * save and restore them with the weights, and `--resume` continues bit for bit.
+ */
+import { tf } from '../engine/index.ts';
+import { constVar, flattenParams, type ParamTree } from '../models/params.ts';
+
+export interface AdamConfig {
+  lr: number;
+  beta1: number;
+  beta2: number;
+}
+
+export class Adam {
+  readonly vars: [string, tf.Variable][];
+  /** Moments keyed by the parameter's dotted name; `t` counts updates (a 1-element variable, so it is checkpointed with them). */
+  readonly state: { m: ParamTree; v: ParamTree; t: tf.Variable };
+
+  constructor(params: ParamTree, readonly config: AdamConfig) {
+    this.vars = flattenParams(params).filter(([, v]) => v.trainable);
+    const zeros = () => Object.fromEntries(this.vars.map(([n, v]) => [n, constVar(v.shape, 0, false)]));
+    this.state = { m: zeros(), v: zeros(), t: constVar([], 0, false) };
+  }
+
+  variables(): tf.Variable[] {
+    return this.vars.map(([, v]) => v);
+  }
+
+  /** One update from gradients keyed by variable name (as tf.variableGrads returns them). */
+  apply(grads: tf.NamedTensorMap): void {
+    const { lr, beta1, beta2 } = this.config;
+    const t = this.state.t.dataSync()[0]! + 1;
+    const step = (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
+    tf.tidy(() => {
+      for (const [name, v] of this.vars) {
+        const g = grads[v.name];
+        if (!g) throw new Error(`no gradient for ${name}`);
+        const m = this.state.m[name] as tf.Variable;
+        const s = this.state.v[name] as tf.Variable;
+        m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+        s.assign(tf.add(tf.mul(s, beta2), tf.mul(tf.square(g), 1 - beta2)));
+        v.assign(tf.sub(v, tf.div(tf.mul(m, step), tf.add(tf.sqrt(s), 1e-8))));
+      }
+    });
+    this.state.t.assign(tf.scalar(t));
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The training loop every model uses: JSON-lines log, progress bar on a terminal, atomic
+ * checkpoints (every N steps, at the end, on SIGINT/SIGTERM), exact resume, NaN guard.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { UserError } from '../errors.ts';
+import { decodeParamsInto, encodeParams } from '../models/params.ts';
+import { readFileOrFail, sha256Hex, writeFileAtomic } from '../models/weights-io.ts';
+import { IFrameTrainer, type Losses } from './iframe-trainer.ts';
+import type { TrainConfig } from './presets.ts';
+
+export interface RunOptions {
+  preset: string;
+  config: TrainConfig;
+  out: string;
+  resume: boolean;
+  /** Perception stage: the model file to start from (default: <out>/../<config.from>/model.safetensors). */
+  from?: string;
+  /** Where human-readable lines go (stderr by default). */
+  say?: (line: string) => void;
+}
+
+export interface RunResult {
+  exitCode: number;
+  step: number;
+  modelPath?: string;
+  sha256?: string;
+  metrics?: Record<string, number>;
+}
+
+export const CHECKPOINT = 'checkpoint.safetensors';
+export const MODEL = 'model.safetensors';
+export const LOG = 'log.jsonl';
+
+/** Everything but the step budget must match for a checkpoint to be resumed. */
+const resumeKey = (c: TrainConfig) => JSON.stringify({ ...c, steps: undefined });
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
+}
+
+function progressBar(preset: string, step: number, total: number, rate: number, losses: Losses): string {
+  const width = 24;
+  const filled = Math.round((width * step) / total);
+  const eta = (total - step) / rate;
+  const loss = losses.mse !== undefined ? ` mse ${losses.mse.toFixed(4)}` : '';
+  const w1 = losses.w1 !== undefined ? ` W1 ${losses.w1.toFixed(3)}` : '';
+  return `\r${preset} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${step}/${total} ${rate.toFixed(2)} steps/s ETA ${formatSeconds(eta)}${loss}${w1}  `;
+}
+
+/** Keep the log lines up to `step` (a resumed run redoes what came after its checkpoint). */
+function truncateLog(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as { step: number }).step <= step);
+  writeFileAtomic(path, new TextEncoder().encode(kept.map((l) => l + '\n').join('')));
+}
+
+export async function runTraining(o: RunOptions): Promise<RunResult> {
+  const say = o.say ?? ((l: string) => process.stderr.write(l + '\n'));
+  const c = o.config;
+  mkdirSync(o.out, { recursive: true });
+  const ckptPath = join(o.out, CHECKPOINT);
+  const logPath = join(o.out, LOG);
+  const trainer = new IFrameTrainer(c);
+  let step = 0;
+  let trainSeconds = 0;
+  if (existsSync(ckptPath) && !o.resume) {
+    throw new UserError(`${o.out} already holds a checkpoint: pass --resume to continue it, or choose another --out`);
+  }
+  if (o.resume && existsSync(ckptPath)) {
+    const meta = decodeParamsInto(readFileOrFail(ckptPath, 'checkpoint'), trainer.checkpointGroups(), ckptPath);
+    if (meta.config !== resumeKey(c)) throw new UserError(`${ckptPath} was written by a different configuration than preset '${o.preset}'`);
+    step = Number(meta.step);
+    trainSeconds = Number(meta.train_seconds);
+    truncateLog(logPath, step);
+    say(`resuming ${o.preset} at step ${step}/${c.steps}`);
+  } else {
+    if (o.resume) say(`no checkpoint in ${o.out}: starting ${o.preset} from step 0`);
+    if (c.stage === 'perception') {
+      const from = o.from ?? join(dirname(o.out), c.from ?? '', MODEL);
+      decodeParamsInto(readFileOrFail(from, 'model to start the perception stage from (train its MSE preset first, or pass --from)'), { enc: trainer.enc, dec: trainer.dec }, from);
+      trainer.startPerception();
+    }
+    writeFileSync(logPath, '');
+  }
+
+  const saveCheckpoint = () =>
+    writeFileAtomic(ckptPath, encodeParams(trainer.checkpointGroups(), {
+      preset: o.preset, config: resumeKey(c), step: String(step), train_seconds: String(trainSeconds),
+    }));
+
+  let signal: NodeJS.Signals | null = null;
+  const onSignal = (s: NodeJS.Signals) => (signal = s);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const tty = process.stderr.isTTY;
+  try {
+    let mark = performance.now();
+    let markStep = step;
+    while (step < c.steps) {
+      const t0 = performance.now();
+      const losses = trainer.step(step);
+      const bad = Object.entries(losses).find(([, v]) => !Number.isFinite(v));
+      if (bad) {
+        if (tty) process.stderr.write('\n');
+        const kept = existsSync(ckptPath) ? `the last good checkpoint (${ckptPath}) is kept` : 'no checkpoint had been written yet';
+        throw new UserError(`loss '${bad[0]}' became ${bad[1]} at step ${step + 1}: training stopped; ${kept}`, 3);
+      }
+      step++;
+      trainSeconds += (performance.now() - t0) / 1000;
+      const now = performance.now();
+      if (step % c.logEvery === 0 || step === c.steps) {
+        const samplesPerS = ((step - markStep) * c.batch) / ((now - mark) / 1000);
+        writeFileSync(logPath, JSON.stringify({ step, ...losses, samples_per_s: Number(samplesPerS.toFixed(2)), train_s: Number(trainSeconds.toFixed(1)) }) + '\n', { flag: 'a' });
+        if (tty) process.stderr.write(progressBar(o.preset, step, c.steps, (step - markStep) / ((now - mark) / 1000), losses));
+        mark = now;
+        markStep = step;
+      }
+      if (step % c.checkpointEvery === 0) saveCheckpoint();
+      // Let signal handlers run between steps.
+      await new Promise((r) => setImmediate(r));
+      if (signal) {
+        saveCheckpoint();
+        if (tty) process.stderr.write('\n');
+        say(`${signal}: checkpoint saved at step ${step}/${c.steps}; continue with --resume`);
+        return { exitCode: signal === 'SIGINT' ? 130 : 143, step };
+      }
+    }
+    if (tty) process.stderr.write('\n');
+    saveCheckpoint();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  const metrics = trainer.evaluate(c.evalSamples);
+  const bytes = encodeParams(trainer.modelGroups(), {
+    preset: o.preset, config: JSON.stringify(c), steps: String(step), train_seconds: trainSeconds.toFixed(1), metrics: JSON.stringify(metrics),
+  });
+  const modelPath = join(o.out, MODEL);
+  writeFileAtomic(modelPath, bytes);
+  const sha256 = sha256Hex(bytes);
+  const result = { preset: o.preset, steps: step, train_seconds: Number(trainSeconds.toFixed(1)), eval_samples: c.evalSamples, metrics, model: modelPath, sha256 };
+  writeFileAtomic(join(o.out, 'result.json'), new TextEncoder().encode(JSON.stringify(result, null, 2) + '\n'));
+  say(`${o.preset}: ${step} steps in ${formatSeconds(trainSeconds)}; ${Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(5)}`).join(', ')}; ${modelPath} sha256 ${sha256}`);
+  return { exitCode: 0, step, modelPath, sha256, metrics };
+}
