@@ -4,7 +4,7 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { frameSpecs, payloadLayout, readRdpv, RdpvFormatError, writeRdpv, type RdpvHeader } from '../src/codec/container.ts';
 import { crc32 } from '../src/codec/crc32.ts';
-import { packPayload, unpackPayload, type FramePayload } from '../src/codec/payload.ts';
+import { fromPixels, packPayload, toPixels, unpackPayload, type FramePayload } from '../src/codec/payload.ts';
 import { frameRadices, RATE_NAMES, type RateName } from '../src/codec/rates.ts';
 
 const headerArb: fc.Arbitrary<RdpvHeader> = fc
@@ -131,4 +131,11 @@ test('a header claiming 2^32-1 frames or huge raw frames fails fast without allo
   rejects(fixCrc(raw), /truncated file: payload needs 4294836227 bytes, found 14/);
   assert.ok(performance.now() - started < 2000);
   assert.ok(process.memoryUsage().arrayBuffers - before < 16e6);
+});
+
+test('raw frames carry 8-bit pixels: round(255 x), clamped, read back as p / 255', () => {
+  assert.deepEqual(Array.from(toPixels([0, 0.5, 1, 1.2, -0.1, 0.001])), [0, 128, 255, 255, 0, 0]);
+  const x = Float32Array.from({ length: 256 }, (_, i) => i / 255);
+  const back = fromPixels(toPixels(x));
+  x.forEach((v, i) => assert.ok(Math.abs(back[i]! - v) < 1e-7));
 });

@@ -7,7 +7,7 @@
 import { crc32 } from './crc32.ts';
 import { RdpvFormatError } from './errors.ts';
 import { packedLength } from './packing.ts';
-import { RATE_NAMES, frameRadices, frameSpec, type FrameSpec, type RateName } from './rates.ts';
+import { RATE_NAMES, frameRadices, isRateName, frameSpec, type FrameSpec, type RateName } from './rates.ts';
 
 export { RdpvFormatError };
 
@@ -88,7 +88,7 @@ function validateHeader(h: RdpvHeader): void {
   checkRange('gop', h.gop, 1, 0xffffffff);
   checkRange('ditherSeed', h.ditherSeed, 0, 0xffffffff);
   if (h.rates.length !== h.frameCount) fail(`header has ${h.rates.length} rates for ${h.frameCount} frames`);
-  h.rates.forEach((r, j) => RATE_NAMES.includes(r) || fail(`header field rates[${j}] = '${r}' is not a known rate`));
+  h.rates.forEach((r, j) => isRateName(r) || fail(`header field rates[${j}] = '${r}' is not a known rate`));
 }
 
 function encodeHeader(h: RdpvHeader): Uint8Array {

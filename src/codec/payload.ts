@@ -50,3 +50,13 @@ export function unpackPayload(header: RdpvHeader, payload: Uint8Array): FramePay
     return frame;
   });
 }
+
+/** A frame in [0, 1] as the 8-bit pixels a rate-inf frame carries: round(255 x), clamped. */
+export function toPixels(frame: ArrayLike<number>): Uint8Array {
+  return Uint8Array.from({ length: frame.length }, (_, i) => Math.round(255 * Math.min(1, Math.max(0, frame[i]!))));
+}
+
+/** The decoder's view of a rate-inf frame: pixels / 255. */
+export function fromPixels(pixels: Uint8Array): Float32Array {
+  return Float32Array.from(pixels, (p) => p / 255);
+}
