@@ -1,0 +1,279 @@
+// Convolution gradients for the wasm backend, rewritten as forward convolutions so that
+// they run through XNNPACK like the forward pass (DESIGN.md section 1):
+// - input gradient: correlate dy with the spatially flipped filter. At stride s the
+//   result splits into s*s sub-pixel phases; phase (p, q) only meets the taps
+//   i = p + pad (mod s) of the filter, so it is a stride-1 convolution of dy with that
+//   sub-filter, and the phases are interleaved by depth-to-space. No zero is multiplied.
+// - filter gradient: a convolution of the padded input laid out as [Cin, H, W, B] with
+//   dy laid out as [Ho, Wo, B, Cout] as the filter, dilated by the stride.
+// Padding comes from tfjs's own computeConv2DInfo, so TF's asymmetric 'same' padding at
+// stride 2 (the extra row at the bottom/right) is reproduced exactly.
+import {
+  backend_util,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { WasmScope } from './wasm-scope.ts';
+
+type Pair = [number, number];
+type ExplicitPadding = [Pair, Pair, Pair, Pair];
+type Pad = 'valid' | 'same' | number | ExplicitPadding;
+type Rounding = 'floor' | 'round' | 'ceil' | undefined;
+type Shape4 = [number, number, number, number];
+
+interface KernelArgs {
+  inputs: Record<string, TensorInfo>;
+  backend: BackendWasm;
+  attrs: NamedAttrMap;
+}
+
+/** One spatial axis of a forward convolution. */
+interface Axis {
+  inSize: number;
+  outSize: number;
+  filter: number;
+  stride: number;
+  dilation: number;
+  padBefore: number;
+}
+
+/** One sub-pixel phase along an axis: which flipped-filter taps it uses and how dy is padded. */
+interface Phase {
+  start: number;
+  taps: number;
+  before: number;
+  after: number;
+}
+
+/**
+ * Splits the transposed correlation along one axis into `stride` stride-1 correlations.
+ * Output row y = s*k + p gets sum_t dy[k + c - t] * w[r + t*s], r = (p + pad) mod s,
+ * c = (p + pad - r) / s; read in the flipped filter that is a plain correlation.
+ * Each phase yields ceil(inSize / s) rows, cropped after interleaving.
+ */
+function axisPhases(a: Axis): { phases: Phase[]; size: number } {
+  const s = a.stride;
+  const size = Math.ceil(a.inSize / s);
+  const phases: Phase[] = [];
+  for (let p = 0; p < s; p++) {
+    const r = (p + a.padBefore) % s;
+    const taps = r < a.filter ? Math.ceil((a.filter - r) / s) : 0;
+    const c = (p + a.padBefore - r) / s;
+    const before = (taps - 1) * a.dilation - c;
+    const after = size + (taps - 1) * a.dilation - a.outSize - before;
+    phases.push({ start: a.filter - 1 - r - (taps - 1) * s, taps, before, after });
+  }
+  return { phases, size };
+}
+
+/** Per-phase convolution of (cropped) dy with a sub-filter under explicit padding. */
+type PhaseConv = (dy: TensorInfo, subFilter: TensorInfo, pad: ExplicitPadding) => TensorInfo;
+
+/**
+ * The gradient of a convolution with respect to its input, as sub-pixel phases.
+ * `flipped` is the filter reversed along both spatial axes, in the layout `conv` expects.
+ */
+function transposedCorrelation(
+  scope: WasmScope,
+  dy: TensorInfo,
+  flipped: TensorInfo,
+  rows: Axis,
+  cols: Axis,
+  channels: number,
+  conv: PhaseConv,
+): TensorInfo {
+  const [batch, dyH, dyW, dyC] = dy.shape;
+  const h = axisPhases(rows);
+  const w = axisPhases(cols);
+  const outs: TensorInfo[] = [];
+  for (const ph of h.phases) {
+    for (const pw of w.phases) {
+      if (ph.taps === 0 || pw.taps === 0) {
+        outs.push(scope.zeros([batch, h.size, w.size, channels]));
+        continue;
+      }
+      const sub = scope.run(
+        'StridedSlice',
+        { x: flipped },
+        {
+          begin: [ph.start, pw.start, 0, 0],
+          end: [ph.start + (ph.taps - 1) * rows.stride + 1, pw.start + (pw.taps - 1) * cols.stride + 1, flipped.shape[2], flipped.shape[3]],
+          strides: [rows.stride, cols.stride, 1, 1],
+          beginMask: 0,
+          endMask: 0,
+          ellipsisMask: 0,
+          newAxisMask: 0,
+          shrinkAxisMask: 0,
+        },
+      );
+      // A negative pad means dy rows this phase never reads: crop them instead.
+      const top = Math.max(0, -ph.before);
+      const left = Math.max(0, -pw.before);
+      const bottom = Math.max(0, -ph.after);
+      const right = Math.max(0, -pw.after);
+      const src = top + left + bottom + right === 0 ? dy : scope.slice(dy, [0, top, left, 0], [batch, dyH - top - bottom, dyW - left - right, dyC]);
+      const pad: ExplicitPadding = [
+        [0, 0],
+        [Math.max(0, ph.before), Math.max(0, ph.after)],
+        [Math.max(0, pw.before), Math.max(0, pw.after)],
+        [0, 0],
+      ];
+      outs.push(conv(src, sub, pad));
+    }
+  }
+  if (outs.length === 1) return outs[0];
+  // Depth-to-space over the phases: [sh, sw, B, h, w, C] -> [B, h, sh, w, sw, C].
+  const stacked = scope.run('Concat', outs as unknown as Record<string, TensorInfo>, { axis: 0 });
+  const interleaved = scope.transpose(scope.reshape(stacked, [rows.stride, cols.stride, batch, h.size, w.size, channels]), [2, 3, 0, 4, 1, 5]);
+  const full = scope.reshape(interleaved, [batch, h.size * rows.stride, w.size * cols.stride, channels]);
+  if (full.shape[1] === rows.inSize && full.shape[2] === cols.inSize) return full;
+  return scope.slice(full, [0, 0, 0, 0], [batch, rows.inSize, cols.inSize, channels]);
+}
+
+function axes(info: backend_util.Conv2DInfo): [Axis, Axis] {
+  return [
+    {
+      inSize: info.inHeight,
+      outSize: info.outHeight,
+      filter: info.filterHeight,
+      stride: info.strideHeight,
+      dilation: info.dilationHeight,
+      padBefore: info.padInfo.top,
+    },
+    {
+      inSize: info.inWidth,
+      outSize: info.outWidth,
+      filter: info.filterWidth,
+      stride: info.strideWidth,
+      dilation: info.dilationWidth,
+      padBefore: info.padInfo.left,
+    },
+  ];
+}
+
+/**
+ * Explicit padding for the filter-gradient convolution: the forward pad before, and after
+ * just enough for `filter` outputs (never negative; surplus outputs are cropped).
+ */
+function filterGradPad(a: Axis): Pair {
+  const need = (a.filter - 1) * a.dilation + (a.outSize - 1) * a.stride + 1;
+  return [a.padBefore, Math.max(0, need - a.inSize - a.padBefore)];
+}
+
+function requireNHWC(kernel: string, dataFormat: unknown): void {
+  if (dataFormat === 'NCHW') throw new Error(`${kernel} on wasm supports only dataFormat 'NHWC'`);
+}
+
+function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { dy, filter } = inputs;
+  requireNHWC('Conv2DBackpropInput', attrs.dataFormat);
+  const info = backend_util.computeConv2DInfo(
+    attrs.inputShape as Shape4,
+    filter.shape as Shape4,
+    attrs.strides as number | Pair,
+    1,
+    attrs.pad as Pad,
+    attrs.dimRoundingMode as Rounding,
+  );
+  const scope = new WasmScope(backend);
+  // Flipped spatially, in/out channels swapped: [fh, fw, Cout, Cin].
+  const flipped = scope.transpose(scope.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
+  const [rows, cols] = axes(info);
+  const dx = transposedCorrelation(scope, dy, flipped, rows, cols, info.inChannels, (src, sub, pad) =>
+    scope.run('Conv2D', { x: src, filter: sub }, { strides: 1, dilations: 1, pad, dataFormat: 'NHWC' }),
+  );
+  return scope.keep(dx);
+}
+
+function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { x, dy } = inputs;
+  requireNHWC('Conv2DBackpropFilter', attrs.dataFormat);
+  const [fh, fw, cin, cout] = attrs.filterShape as Shape4;
+  const info = backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    [fh, fw, cin, cout],
+    attrs.strides as number | Pair,
+    1,
+    attrs.pad as Pad,
+    attrs.dimRoundingMode as Rounding,
+  );
+  const [rows, cols] = axes(info);
+  const scope = new WasmScope(backend);
+  const grad = scope.run(
+    'Conv2D',
+    { x: scope.transpose(x, [3, 1, 2, 0]), filter: scope.transpose(dy, [1, 2, 0, 3]) },
+    { strides: 1, dilations: [info.strideHeight, info.strideWidth], pad: [[0, 0], filterGradPad(rows), filterGradPad(cols), [0, 0]], dataFormat: 'NHWC' },
+  );
+  const cropped = grad.shape[1] === fh && grad.shape[2] === fw ? grad : scope.slice(grad, [0, 0, 0, 0], [cin, fh, fw, cout]);
+  return scope.keep(scope.transpose(cropped, [1, 2, 0, 3]));
+}
+
+function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { dy, filter } = inputs;
+  const [fh, fw, channels, multiplier] = filter.shape as Shape4;
+  const info = backend_util.computeConv2DInfo(
+    attrs.inputShape as Shape4,
+    filter.shape as Shape4,
+    attrs.strides as number | Pair,
+    attrs.dilations as number | Pair,
+    attrs.pad as Pad,
+    attrs.dimRoundingMode as Rounding,
+    true,
+  );
+  const scope = new WasmScope(backend);
+  // Each of the C*m output channels of dy feeds back into its own input channel.
+  const flipped = scope.reshape(scope.run('Reverse', { x: filter }, { dims: [0, 1] }), [fh, fw, channels * multiplier, 1]);
+  const [rows, cols] = axes(info);
+  const dilations = [info.dilationHeight, info.dilationWidth];
+  const spread = transposedCorrelation(scope, dy, flipped, rows, cols, channels * multiplier, (src, sub, pad) =>
+    scope.run('DepthwiseConv2dNative', { x: src, filter: sub }, { strides: 1, dilations, pad }),
+  );
+  if (multiplier === 1) return scope.keep(spread);
+  const [batch, height, width] = info.inShape;
+  const dx = scope.run('Sum', { x: scope.reshape(spread, [batch, height, width, channels, multiplier]) }, { axis: [4], keepDims: false });
+  return scope.keep(dx);
+}
+
+function depthwiseBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { x, dy } = inputs;
+  const [fh, fw, channels, multiplier] = attrs.filterShape as Shape4;
+  const info = backend_util.computeConv2DInfo(
+    x.shape as Shape4,
+    [fh, fw, channels, multiplier],
+    attrs.strides as number | Pair,
+    attrs.dilations as number | Pair,
+    attrs.pad as Pad,
+    attrs.dimRoundingMode as Rounding,
+    true,
+  );
+  const [batch, height, width] = x.shape;
+  const [rows, cols] = axes(info);
+  const scope = new WasmScope(backend);
+  // Every (batch, channel) pair becomes one depthwise channel; dy is its filter.
+  const xs = scope.reshape(scope.transpose(x, [1, 2, 0, 3]), [1, height, width, batch * channels]);
+  const dys = scope.reshape(scope.transpose(dy, [1, 2, 0, 3]), [info.outHeight, info.outWidth, batch * channels, multiplier]);
+  const grad = scope.run(
+    'DepthwiseConv2dNative',
+    { x: xs, filter: dys },
+    {
+      strides: [info.dilationHeight, info.dilationWidth],
+      dilations: [info.strideHeight, info.strideWidth],
+      pad: [[0, 0], filterGradPad(rows), filterGradPad(cols), [0, 0]],
+    },
+  );
+  const cropped = grad.shape[1] === fh && grad.shape[2] === fw ? grad : scope.slice(grad, [0, 0, 0, 0], [1, fh, fw, batch * channels * multiplier]);
+  const summed = scope.run('Sum', { x: scope.reshape(cropped, [fh, fw, batch, channels * multiplier]) }, { axis: [2], keepDims: false });
+  return scope.keep(scope.reshape(summed, [fh, fw, channels, multiplier]));
+}
+
+const kernel = (f: (args: KernelArgs) => TensorInfo): KernelFunc => f as unknown as KernelFunc;
+
+export const wasmConvKernels: KernelConfig[] = [
+  { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: kernel(conv2DBackpropInput) },
+  { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: kernel(conv2DBackpropFilter) },
+  { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: kernel(depthwiseBackpropInput) },
+  { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: kernel(depthwiseBackpropFilter) },
+];

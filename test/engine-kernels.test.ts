@@ -1,0 +1,158 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../src/engine/index.ts';
+import { registerKernelPack } from '../src/engine/kernel-pack.ts';
+import { Rng } from '../src/rng.ts';
+import { assertAllClose, onBoth, randn } from './engine-reference.ts';
+
+type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+
+interface ConvCase {
+  batch: number;
+  height: number;
+  width: number;
+  cin: number;
+  cout: number;
+  kh: number;
+  kw: number;
+  strides: [number, number];
+  pad: Pad;
+}
+
+/** A seeded sample of the grid: batch 1-4, channels 1-16, sizes 5-17, kernels 1/3/4/5, strides 1/2, all paddings. */
+function sampleCases(count: number, seed: number): ConvCase[] {
+  const rng = new Rng(seed);
+  const pick = <T>(xs: T[]): T => xs[rng.int(0, xs.length - 1)];
+  return Array.from({ length: count }, () => {
+    const kh = pick([1, 3, 4, 5]);
+    const kw = rng.uniform() < 0.7 ? kh : pick([1, 3, 4, 5]);
+    const s = pick([1, 2]);
+    const padKind = pick(['same', 'valid', 'same', 'valid', 'explicit']);
+    const pad: Pad =
+      padKind === 'explicit' ? [[0, 0], [rng.int(0, 2), rng.int(0, 2)], [rng.int(0, 2), rng.int(0, 2)], [0, 0]] : (padKind as 'same' | 'valid');
+    return {
+      batch: rng.int(1, 4),
+      height: rng.int(5, 17),
+      width: rng.int(5, 17),
+      cin: rng.int(1, 16),
+      cout: rng.int(1, 16),
+      kh,
+      kw,
+      strides: rng.uniform() < 0.15 ? [s, 3 - s] : [s, s],
+      pad,
+    };
+  });
+}
+
+const backpropFilter = (x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], strides: number | [number, number], pad: Pad) =>
+  tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides, pad, dataFormat: 'NHWC', filterShape }) as tf.Tensor;
+
+/** The filter with d-1 zeros between taps: a dilated convolution as an undilated one. */
+function dilateFilter(w: tf.Tensor4D, d: number): tf.Tensor4D {
+  const [k, , c, m] = w.shape;
+  const spread = tf.pad(tf.reshape(w, [k, 1, k, 1, c, m]), [[0, 0], [0, d - 1], [0, 0], [0, d - 1], [0, 0], [0, 0]]);
+  return tf.slice(tf.reshape(spread, [k * d, k * d, c, m]) as tf.Tensor4D, 0, [(k - 1) * d + 1, (k - 1) * d + 1, c, m]);
+}
+
+const describe = (c: ConvCase) =>
+  `b${c.batch} ${c.height}x${c.width}x${c.cin}->${c.cout} k${c.kh}x${c.kw} s${c.strides} ${JSON.stringify(c.pad)}`;
+
+test('conv2d input and filter gradients match the cpu reference over a seeded sample of the grid', async () => {
+  for (const [i, c] of sampleCases(48, 2024).entries()) {
+    const both = await onBoth(() => {
+      const x = randn([c.batch, c.height, c.width, c.cin], 1, i) as tf.Tensor4D;
+      const w = randn([c.kh, c.kw, c.cin, c.cout], 2, i) as tf.Tensor4D;
+      const y = tf.conv2d(x, w, c.strides, c.pad);
+      const dy = randn(y.shape, 3, i) as tf.Tensor4D;
+      return [
+        y,
+        tf.conv2dTranspose(dy, w, x.shape, c.strides, c.pad),
+        backpropFilter(x, dy, w.shape, c.strides, c.pad),
+      ];
+    });
+    assertAllClose(both, describe(c));
+  }
+});
+
+test('stride-2 same padding at even sizes (the asymmetric case of the reference autoencoder) matches cpu', async () => {
+  for (const k of [4, 5]) {
+    const both = await onBoth(() => {
+      const x = randn([2, 16, 16, 3], 4, k) as tf.Tensor4D;
+      const w = randn([k, k, 3, 5], 5, k) as tf.Tensor4D;
+      const dy = randn([2, 8, 8, 5], 6, k) as tf.Tensor4D;
+      return [tf.conv2dTranspose(dy, w, x.shape, 2, 'same'), backpropFilter(x, dy, w.shape, 2, 'same')];
+    });
+    assertAllClose(both, `k${k}`);
+  }
+});
+
+test('depthwise conv gradients match cpu for multipliers, strides and dilations', async () => {
+  const cases: { k: number; mult: number; strides: number; dilations: number; pad: 'same' | 'valid' }[] = [
+    { k: 3, mult: 1, strides: 1, dilations: 1, pad: 'same' },
+    { k: 5, mult: 2, strides: 2, dilations: 1, pad: 'same' },
+    { k: 4, mult: 1, strides: 2, dilations: 1, pad: 'valid' },
+    { k: 3, mult: 3, strides: 1, dilations: 2, pad: 'same' },
+    { k: 3, mult: 1, strides: 1, dilations: 3, pad: 'valid' },
+    { k: 11, mult: 1, strides: 1, dilations: 1, pad: 'same' },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const both = await onBoth((backend) => {
+      const x = randn([2, 13, 12, 3], 7, i) as tf.Tensor4D;
+      const w = randn([c.k, c.k, 3, c.mult], 8, i) as tf.Tensor4D;
+      const y = tf.depthwiseConv2d(x, w, c.strides, c.pad, 'NHWC', c.dilations);
+      const dy = randn(y.shape, 9, i);
+      // The cpu backprop kernels ignore dilations, so the reference runs on the zero-inserted
+      // filter; tfjs's own depthwise gradient rejects dilations, so call the kernels directly.
+      const reference = backend === 'cpu' && c.dilations > 1;
+      const filter = reference ? dilateFilter(w, c.dilations) : w;
+      const attrs = { strides: c.strides, pad: c.pad, dilations: reference ? 1 : c.dilations };
+      const dx = tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter }, { ...attrs, inputShape: x.shape }) as tf.Tensor;
+      const dw = tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: filter.shape }) as tf.Tensor;
+      const taps = reference ? tf.stridedSlice(dw, [0, 0, 0, 0], dw.shape, [c.dilations, c.dilations, 1, 1]) : dw;
+      return [y, dx, taps];
+    });
+    assertAllClose(both, JSON.stringify(c));
+  }
+});
+
+test('gather, gatherND and depthToSpace have gradients on wasm equal to cpu', async () => {
+  const both = await onBoth(() => {
+    const params = randn([6, 4, 3], 10);
+    const g = tf.grads((p: tf.Tensor) =>
+      tf.add(
+        tf.sum(tf.square(tf.gather(p, tf.tensor1d([0, 2, 2, 5, 0], 'int32'), 0))),
+        tf.sum(tf.mul(tf.gatherND(p, tf.tensor2d([[1, 2], [1, 2], [4, 0]], [3, 2], 'int32')), randn([3, 3], 11))),
+      ),
+    )([params]);
+    const x = randn([2, 3, 3, 8], 12) as tf.Tensor4D;
+    const [gx] = tf.grads((v: tf.Tensor) => tf.sum(tf.mul(tf.depthToSpace(v as tf.Tensor4D, 2), randn([2, 6, 6, 2], 13))))([x]);
+    return [...g, gx];
+  });
+  assertAllClose(both, 'gather gradients');
+});
+
+test('comparison ops have zero gradients, so gradients of leakyRelu are differentiable twice', async () => {
+  const both = await onBoth(() => {
+    const x = randn([10], 14);
+    // d/dx sum((d/dx sum(leakyRelu(x)^2))^2) needs the gradient of Greater.
+    const inner = (v: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.sum(tf.square(tf.leakyRelu(u, 0.2))))(v);
+    const outer = tf.grad((v: tf.Tensor) => tf.sum(tf.square(inner(v))))(x);
+    const cmp = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.add(tf.cast(tf.less(a, b), 'float32'), tf.cast(tf.equal(a, b), 'float32')), a)),
+    )([x, randn([10], 15)]);
+    return [outer, ...cmp];
+  });
+  assertAllClose(both, 'second order');
+  // leakyRelu(u)^2 has second derivative 2 (x > 0) or 2*0.04 (x < 0): outer = 8 x * slope^4.
+  const x = both.cpu[0];
+  assert.ok(x.data.every((v) => Number.isFinite(v)));
+});
+
+test('registering the kernel pack twice changes nothing', async () => {
+  const before = tf.getKernel('Conv2DBackpropInput', 'wasm');
+  registerKernelPack();
+  registerKernelPack();
+  assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm'), before);
+  assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm') !== undefined);
+  assert.ok(tf.getKernel('UnsortedSegmentSum', 'wasm') !== undefined);
+});
