@@ -51,10 +51,19 @@ function progressBar(preset: string, step: number, total: number, rate: number, 
   return `\r${preset} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${step}/${total} ${rate.toFixed(2)} steps/s ETA ${formatSeconds(eta)}${loss}${w1}  `;
 }
 
+/** The step of a log line, or Infinity for a line torn by a kill. */
+function lineStep(line: string): number {
+  try {
+    return (JSON.parse(line) as { step: number }).step;
+  } catch {
+    return Infinity;
+  }
+}
+
 /** Keep the log lines up to `step` (a resumed run redoes what came after its checkpoint). */
 function truncateLog(path: string, step: number): void {
   if (!existsSync(path)) return;
-  const kept = readFileSync(path, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as { step: number }).step <= step);
+  const kept = readFileSync(path, 'utf8').split('\n').filter((l) => l && lineStep(l) <= step);
   writeFileAtomic(path, new TextEncoder().encode(kept.map((l) => l + '\n').join('')));
 }
 
