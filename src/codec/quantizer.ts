@@ -3,7 +3,8 @@
  *
  * L levels evenly spaced on [-1, 1], both ends included; bin width w = 2/(L-1). The encoder
  * sends the symbol k = q(z + u), the decoder outputs levels[k] - u, with u uniform on
- * [-w/2, w/2) drawn from the portable PRNG keyed by (file seed, frame, index).
+ * [-w/2, w/2] drawn from the portable PRNG keyed by (file seed, frame, index), index = the
+ * element's position in the frame's symbol list (motion latent, then content latent).
  *
  * Why every symbol costs exactly log2 L bits: the L bins [c_k - w/2, c_k + w/2) tile
  * [-1 - w/2, 1 + w/2). Latents come from tanh, so z is in [-1, 1] (z is clamped there first
@@ -49,7 +50,10 @@ function symbolOf(z: number, u: number, L: number, halfSteps: number): number {
   return Math.min(L - 1, Math.max(0, k));
 }
 
-/** Symbols q(z + u) in [0, L), element i dithered by ditherAt(seed, frame, i, L). */
+/**
+ * Symbols q(z + u) in [0, L), element i dithered by ditherAt(seed, frame, i, L). For a
+ * P-frame pass the whole symbol list, motion then content (both latents share L at every rate).
+ */
 export function encodeLatent(z: ArrayLike<number>, L: number, seed: number, frame: number): Uint32Array {
   checkLevels(L);
   const halfSteps = f32((L - 1) / 2);
@@ -70,7 +74,8 @@ export function decodeLatent(symbols: ArrayLike<number>, L: number, seed: number
  * The dither as a tensor of `shape`: element at flat position p is ditherAt(seed, frame,
  * offset + p, L). A frame with several latents uses offset = the dimensions before it
  * (the P-frame's content latent starts after the motion latent), so no two elements of a
- * frame share a dither value.
+ * frame share a dither value. In a batch [B, d] row b starts at b*d: rows get different
+ * dither (what training wants); the dither of a file's frame is that of a batch of one.
  */
 export function ditherTensor(seed: number, frame: number, shape: number[], L: number, offset = 0): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
