@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { registerGradients } from '../src/train/gradients.ts';
 import { initEngine, tf } from '../src/engine/index.ts';
 import { binWidth, levels } from '../src/codec/quantizer.ts';
 import { critic, criticLoss, initCritic, updateSpectralNorms } from '../src/models/critic.ts';
@@ -10,7 +9,6 @@ import { flattenParams, trainableVariables } from '../src/models/params.ts';
 import { Rng } from '../src/rng.ts';
 
 await initEngine({ backend: 'cpu' });
-await registerGradients();
 
 const cfg: IFrameConfig = { widths: [4, 8], size: 16, dims: 12 };
 const frames = (b: number, size: number, seed: number, ch = 1) => {

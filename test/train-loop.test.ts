@@ -7,12 +7,10 @@ import { join } from 'node:path';
 import { initEngine } from '../src/engine/index.ts';
 import { UserError } from '../src/errors.ts';
 import { decodeTensorFile } from '../src/models/tensor-file.ts';
-import { registerGradients } from '../src/train/gradients.ts';
 import { presets, type TrainConfig } from '../src/train/presets.ts';
 import { CHECKPOINT, LOG, MODEL, runTraining } from '../src/train/run.ts';
 
 await initEngine({ backend: 'cpu' });
-await registerGradients();
 
 const CLI = join(import.meta.dirname, '..', 'bin', 'rdpv.js');
 const tmp = () => mkdtempSync(join(tmpdir(), 'rdpv-train-'));

@@ -4,7 +4,6 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { initEngine, type BackendName } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
-import { registerGradients } from '../train/gradients.ts';
 import { presetNames, presets } from '../train/presets.ts';
 import { runTraining } from '../train/run.ts';
 import { numberFlag, parseFlags } from './args.ts';
@@ -64,7 +63,6 @@ export default {
       ]);
     }
     await initEngine({ backend: backend as BackendName });
-    await registerGradients();
     const name = names[0]!;
     const config = { ...presets[name]!, ...(steps !== undefined ? { steps } : {}) };
     const result = await runTraining({ preset: name, config, out: outFor(name), resume: values.resume ?? false, from: values.from });
