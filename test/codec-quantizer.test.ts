@@ -2,11 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { initEngine, tf } from '../src/engine/index.ts';
-import { registerGradients } from '../src/train/gradients.ts';
 import { binWidth, decodeLatent, ditherAt, ditherTensor, encodeLatent, levels, quantizeTensor, SOFT_SIGMA } from '../src/codec/quantizer.ts';
 
 await initEngine({ backend: 'cpu' });
-await registerGradients();
 
 test('levels are L evenly spaced points on [-1, 1] with both ends', () => {
   assert.deepEqual(Array.from(levels(2)), [-1, 1]);
