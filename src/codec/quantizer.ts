@@ -120,10 +120,14 @@ function softQuantizerSlope(x: tf.Tensor, L: number): tf.Tensor {
 export function quantizeTensor(z: tf.Tensor, u: tf.Tensor, L: number, mode: 'hard' | 'train'): tf.Tensor {
   checkLevels(L);
   if (mode === 'hard') return hardQuantize(z, u, L);
-  // The slope is taken at z + u of this call: z stays alive on the gradient tape.
-  const quantize = tf.customGrad((zIn) => ({
-    value: hardQuantize(zIn as tf.Tensor, u, L),
-    gradFunc: (dy: tf.Tensor) => tf.mul(dy, softQuantizerSlope(tf.add(z, u), L)),
-  }));
+  // save() keeps z and u alive until the backward pass (tf.grad disposes forward intermediates).
+  const quantize = tf.customGrad((zIn, save) => {
+    const zt = zIn as tf.Tensor;
+    (save as tf.GradSaveFunc)([zt, u]);
+    return {
+      value: hardQuantize(zt, u, L),
+      gradFunc: (dy: tf.Tensor, [zs, us]: tf.Tensor[]) => tf.mul(dy, softQuantizerSlope(tf.add(zs!, us!), L)),
+    };
+  });
   return quantize(z);
 }
