@@ -1,0 +1,112 @@
+// Engine benchmark: the reference autoencoder of DESIGN.md section 1 on the wasm backend
+// (one core), against the same network in PyTorch with 2 threads, run from here.
+// Usage: npm run bench:engine [-- --steps N] [--no-peer]
+// The last line printed is a JSON object with ours_step_ms, peer_step_ms and speedup.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseFlags, numberFlag } from '../src/cli/args.ts';
+import { initEngine, tf } from '../src/engine/index.ts';
+import { Rng } from '../src/rng.ts';
+
+const { values } = parseFlags(process.argv.slice(2), { steps: { type: 'string' }, 'no-peer': { type: 'boolean' } });
+const steps = numberFlag('steps', values.steps, 5, 5, 1000);
+
+await initEngine({ backend: 'wasm' });
+
+const rng = new Rng(2024);
+/** Uniform(-b, b) with b = 1/sqrt(fan_in), PyTorch's default for conv weights and biases. */
+const param = (shape: number[], fanIn: number) => {
+  const bound = 1 / Math.sqrt(fanIn);
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.variable(tf.tensor(Float32Array.from({ length: size }, () => (2 * rng.uniform() - 1) * bound), shape));
+};
+const encoder = [1, 64, 64, 64, 8].slice(1).map((cout, i, all) => {
+  const cin = i === 0 ? 1 : all[i - 1];
+  return { w: param([5, 5, cin, cout], 25 * cin), b: param([cout], 25 * cin) };
+});
+const decoder = [8, 64, 64, 64, 1].slice(1).map((cout, i, all) => {
+  const cin = i === 0 ? 8 : all[i - 1];
+  // conv2dTranspose filters are [fh, fw, out, in].
+  return { w: param([5, 5, cout, cin], 25 * cout), b: param([cout], 25 * cout), cout };
+});
+const variables = [...encoder, ...decoder].flatMap((l) => [l.w, l.b]);
+const x = tf.tensor(Float32Array.from({ length: 32 * 64 * 64 }, () => rng.uniform()), [32, 64, 64, 1]) as tf.Tensor4D;
+
+function forward(input: tf.Tensor4D): tf.Tensor4D {
+  let h = input;
+  for (const l of encoder) h = tf.relu(tf.add(tf.conv2d(h, l.w as tf.Tensor4D, 2, 'same'), l.b)) as tf.Tensor4D;
+  decoder.forEach((l, i) => {
+    const [n, height, width] = h.shape;
+    const y = tf.add(tf.conv2dTranspose(h, l.w as tf.Tensor4D, [n, height * 2, width * 2, l.cout], 2, 'same'), l.b) as tf.Tensor4D;
+    h = i < decoder.length - 1 ? (tf.relu(y) as tf.Tensor4D) : y;
+  });
+  return h;
+}
+
+const optimizer = tf.train.adam(1e-3);
+const loss = () => tf.mean(tf.square(tf.sub(forward(x), x))) as tf.Scalar;
+const trainStep = () => {
+  const l = optimizer.minimize(loss, true, variables);
+  l?.dataSync();
+  l?.dispose();
+};
+const forwardOnly = () => tf.tidy(() => forward(x).dataSync());
+
+function medianMs(fn: () => void): number {
+  fn();
+  fn();
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const oursForward = medianMs(forwardOnly);
+const oursStep = medianMs(trainStep);
+console.log(`ours (tfjs wasm, 1 core): forward ${oursForward.toFixed(0)} ms, train step ${oursStep.toFixed(0)} ms (median of ${steps})`);
+
+// Per-kernel time of one train step, from tfjs's profiler.
+const profile = await tf.profile(trainStep);
+const byKernel = new Map<string, { ms: number; calls: number }>();
+for (const k of profile.kernels) {
+  const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+  entry.ms += k.kernelTimeMs as number;
+  entry.calls++;
+  byKernel.set(k.name, entry);
+}
+const total = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
+console.log('per-kernel time of one profiled train step:');
+for (const [name, e] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms)) {
+  console.log(`  ${name.padEnd(22)} ${e.ms.toFixed(1).padStart(8)} ms  ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  (${e.calls} calls)`);
+}
+
+/** The first Python that can import torch: /usr/bin/python3 (Debian's python3-torch), then python3. */
+function findTorchPython(): string | undefined {
+  return ['/usr/bin/python3', 'python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+}
+
+let peer: { forward_ms: number; step_ms: number; torch: string; threads: number } | undefined;
+const python = values['no-peer'] ? undefined : findTorchPython();
+if (values['no-peer']) console.log('peer: skipped (--no-peer)');
+else if (python === undefined) console.log('peer: skipped, no Python with torch found (tried /usr/bin/python3, python3)');
+else {
+  const script = fileURLToPath(new URL('./peers/engine_ae.py', import.meta.url));
+  const run = spawnSync(python, [script, String(steps)], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`PyTorch peer failed: ${run.stderr.trim().split('\n').pop()}`);
+  peer = JSON.parse(run.stdout.trim().split('\n').pop()!);
+  console.log(`peer (PyTorch ${peer!.torch}, ${peer!.threads} threads): forward ${peer!.forward_ms.toFixed(0)} ms, train step ${peer!.step_ms.toFixed(0)} ms`);
+}
+
+console.log(
+  JSON.stringify({
+    ours_forward_ms: Math.round(oursForward),
+    ours_step_ms: Math.round(oursStep),
+    peer_forward_ms: peer ? Math.round(peer.forward_ms) : null,
+    peer_step_ms: peer ? Math.round(peer.step_ms) : null,
+    speedup: peer ? Number((peer.step_ms / oursStep).toFixed(2)) : null,
+  }),
+);
