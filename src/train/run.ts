@@ -42,13 +42,13 @@ function formatSeconds(s: number): string {
   return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
 }
 
-function progressBar(preset: string, step: number, total: number, rate: number, losses: Losses): string {
+function progressBar(preset: string, step: number, total: number, stepsPerS: number, batch: number, losses: Losses): string {
   const width = 24;
   const filled = Math.round((width * step) / total);
-  const eta = (total - step) / rate;
+  const eta = (total - step) / stepsPerS;
   const loss = losses.mse !== undefined ? ` mse ${losses.mse.toFixed(4)}` : '';
   const w1 = losses.w1 !== undefined ? ` W1 ${losses.w1.toFixed(3)}` : '';
-  return `\r${preset} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${step}/${total} ${rate.toFixed(2)} steps/s ETA ${formatSeconds(eta)}${loss}${w1}  `;
+  return `\r${preset} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${step}/${total} ${(stepsPerS * batch).toFixed(1)} samples/s ETA ${formatSeconds(eta)}${loss}${w1}  `;
 }
 
 /** The step of a log line, or Infinity for a line torn by a kill. */
@@ -124,7 +124,7 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
       if (step % c.logEvery === 0 || step === c.steps) {
         const samplesPerS = ((step - markStep) * c.batch) / ((now - mark) / 1000);
         writeFileSync(logPath, JSON.stringify({ step, ...losses, samples_per_s: Number(samplesPerS.toFixed(2)), train_s: Number(trainSeconds.toFixed(1)) }) + '\n', { flag: 'a' });
-        if (tty) process.stderr.write(progressBar(o.preset, step, c.steps, (step - markStep) / ((now - mark) / 1000), losses));
+        if (tty) process.stderr.write(progressBar(o.preset, step, c.steps, (step - markStep) / ((now - mark) / 1000), c.batch, losses));
         mark = now;
         markStep = step;
       }

@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initEngine } from '../src/engine/index.ts';
+import { disposeParams } from '../src/models/params.ts';
+import { presets } from '../src/train/presets.ts';
+import { IFrameTrainer } from '../src/train/iframe-trainer.ts';
+
+/** Losses of the first steps of a preset on one backend. */
+async function losses(backend: 'cpu' | 'wasm', preset: string, steps: number): Promise<Record<string, number>[]> {
+  await initEngine({ backend });
+  const trainer = new IFrameTrainer(presets[preset]!);
+  const out = Array.from({ length: steps }, (_, s) => trainer.step(s));
+  for (const group of Object.values(trainer.checkpointGroups())) disposeParams(group);
+  return out;
+}
+
+test('a wasm training step (the default backend) matches the cpu reference backend', async () => {
+  for (const preset of ['tiny-mse', 'tiny-perception']) {
+    const [cpu, wasm] = [await losses('cpu', preset, 4), await losses('wasm', preset, 4)];
+    cpu.forEach((l, s) => {
+      for (const [k, v] of Object.entries(l)) {
+        assert.ok(Math.abs(v - wasm[s]![k]!) <= 1e-3 * Math.max(1, Math.abs(v)), `${preset} step ${s} ${k}: cpu ${v}, wasm ${wasm[s]![k]}`);
+      }
+    });
+  }
+});
