@@ -1,4 +1,5 @@
 import { getGradient, getKernel, registerGradient, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import { cpuFixes } from './cpu-fixes.ts';
 import { registerCoreGradients } from './core-gradients.ts';
 import { missingGradients } from './gradients.ts';
 import { wasmConvKernels } from './wasm-conv.ts';
@@ -7,19 +8,19 @@ import { wasmSegmentKernels } from './wasm-segment.ts';
 let registered = false;
 
 function replaceKernel(config: KernelConfig): void {
-  // The built-in wasm Conv2DBackpropInput is a naive loop; ours replaces it.
+  // Replaces the naive built-in wasm Conv2DBackpropInput, and the cpu kernels we fix.
   if (getKernel(config.kernelName, config.backendName) !== undefined) unregisterKernel(config.kernelName, config.backendName);
   registerKernel(config);
 }
 
 /**
  * Registers the project's wasm kernels, tfjs-core's gradient functions (absent from its
- * Node bundle) and the gradients tfjs lacks. Idempotent.
+ * Node bundle), the gradients tfjs lacks and fixes to cpu reference kernels. Idempotent.
  */
 export function registerKernelPack(): void {
   if (registered) return;
   registered = true;
   registerCoreGradients();
   for (const config of missingGradients) if (getGradient(config.kernelName) === undefined) registerGradient(config);
-  for (const config of [...wasmConvKernels, ...wasmSegmentKernels]) replaceKernel(config);
+  for (const config of [...wasmConvKernels, ...wasmSegmentKernels, ...cpuFixes()]) replaceKernel(config);
 }
