@@ -55,7 +55,7 @@ test('quantizer in train mode passes gradient to every encoder weight', () => {
   for (const [name, g] of Object.entries(grads)) assert.ok(tf.max(tf.abs(g)).dataSync()[0]! > 0, `zero gradient for ${name}`);
 });
 
-test('the gradient-penalty gradient matches finite differences (second-order autodiff works)', () => {
+test('joint critic (2 frames as channels, spectral norm): the gradient-penalty gradient matches finite differences', () => {
   const c = initCritic({ widths: [3, 4], size: 8, frames: 2, spectralNorm: true }, 5);
   updateSpectralNorms(c);
   const real = frames(3, 8, 3, 2);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initEngine } from '../src/engine/index.ts';
+import { initEngine, tf } from '../src/engine/index.ts';
 import { disposeParams } from '../src/models/params.ts';
 import { presets } from '../src/train/presets.ts';
 import { IFrameTrainer } from '../src/train/iframe-trainer.ts';
@@ -22,5 +22,19 @@ test('a wasm training step (the default backend) matches the cpu reference backe
         assert.ok(Math.abs(v - wasm[s]![k]!) <= 1e-3 * Math.max(1, Math.abs(v)), `${preset} step ${s} ${k}: cpu ${v}, wasm ${wasm[s]![k]}`);
       }
     });
+  }
+});
+
+test('training steps of both stages leave no tensors behind', async () => {
+  await initEngine({ backend: 'cpu' });
+  for (const preset of ['tiny-mse', 'tiny-perception']) {
+    const trainer = new IFrameTrainer(presets[preset]!);
+    trainer.step(0);
+    trainer.step(1);
+    const before = tf.memory().numTensors;
+    for (let s = 2; s < 6; s++) trainer.step(s);
+    assert.equal(tf.memory().numTensors, before, preset);
+    trainer.evaluate(4);
+    assert.equal(tf.memory().numTensors, before, `${preset} evaluate`);
   }
 });
