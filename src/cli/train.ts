@@ -36,8 +36,12 @@ export default {
   async run(args: string[]): Promise<number> {
     const { values } = parseFlags(args, {
       preset: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
-      from: { type: 'string' }, jobs: { type: 'string' }, backend: { type: 'string' }, list: { type: 'boolean' },
+      from: { type: 'string' }, jobs: { type: 'string' }, backend: { type: 'string' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
     if (values.list) {
       for (const name of presetNames()) {
         const c = presets[name]!;
