@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../src/engine/index.ts';
 import { registerKernelPack } from '../src/engine/kernel-pack.ts';
 import { Rng } from '../src/rng.ts';
-import { assertAllClose, onBoth, randn } from './engine-reference.ts';
+import { assertAllClose, assertClose, onBoth, randn } from './engine-reference.ts';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
@@ -112,6 +112,30 @@ test('depthwise conv gradients match cpu for multipliers, strides and dilations'
       return [y, dx, taps];
     });
     assertAllClose(both, JSON.stringify(c));
+  }
+});
+
+test('dilated conv2d and depthwise gradients match cpu and equal the gradients through the zero-spread filter', async () => {
+  const cases = [
+    { k: 3, d: 2, pad: 'same' as const, depthwise: false },
+    { k: 4, d: 3, pad: 'valid' as const, depthwise: false },
+    { k: 3, d: 2, pad: 'valid' as const, depthwise: true },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const both = await onBoth(() => {
+      const x = randn([2, 14, 13, 3], 16, i) as tf.Tensor4D;
+      const w = randn([c.k, c.k, 3, c.depthwise ? 2 : 4], 17, i) as tf.Tensor4D;
+      const conv = (xx: tf.Tensor4D, ww: tf.Tensor4D, d: number) =>
+        c.depthwise ? tf.depthwiseConv2d(xx, ww, 1, c.pad, 'NHWC', d) : tf.conv2d(xx, ww, 1, c.pad, 'NHWC', d);
+      const r = randn(conv(x, w, c.d).shape, 18, i);
+      const loss = (d: number) => (xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(conv(xx as tf.Tensor4D, ww as tf.Tensor4D, d), r));
+      const [dx, dw] = tf.grads(loss(c.d))([x, w]);
+      const [sx, sw] = tf.grads(loss(1))([x, dilateFilter(w, c.d)]);
+      return [dx, dw, sx, tf.stridedSlice(sw, [0, 0, 0, 0], sw.shape, [c.d, c.d, 1, 1])];
+    });
+    assertAllClose(both, JSON.stringify(c));
+    assertClose(both.wasm[2], both.wasm[0], `${JSON.stringify(c)} dx vs spread filter`);
+    assertClose(both.wasm[3], both.wasm[1], `${JSON.stringify(c)} dw vs spread filter`);
   }
 });
 

@@ -1,6 +1,20 @@
 // Gradients that tfjs-core lacks. They are written with ops, so they are themselves
 // differentiable (second-order gradients, as the WGAN-GP penalty needs) on any backend.
-import { reshape, scatterND, transpose, zerosLike, type GradConfig, type Tensor } from '@tensorflow/tfjs-core';
+import {
+  conv2dTranspose,
+  engine,
+  pad,
+  reshape,
+  scatterND,
+  slice,
+  stridedSlice,
+  transpose,
+  zerosLike,
+  type GradConfig,
+  type NamedAttrMap,
+  type Tensor,
+  type Tensor4D,
+} from '@tensorflow/tfjs-core';
 
 /** Comparisons and logical ops are piecewise constant: zero gradient, shaped like each input. */
 function zeroGradient(kernelName: string, inputNames: string[]): GradConfig {
@@ -35,6 +49,54 @@ const depthToSpaceGradient: GradConfig = {
     return { x: () => reshape(transpose(reshape(g, [n, h / b, b, w / b, b, c]), [0, 1, 3, 2, 4, 5]), [n, h / b, w / b, b * b * c]) };
   },
 };
+
+const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [v[0], v[1]] : [(v as number | undefined) ?? 1, (v as number | undefined) ?? 1]);
+
+/** The filter with zeros between taps: a dilated convolution as an undilated one. */
+function spreadFilter(filter: Tensor4D, [dh, dw]: [number, number]): Tensor4D {
+  if (dh === 1 && dw === 1) return filter;
+  const [fh, fw, a, b] = filter.shape;
+  const padded = pad(reshape(filter, [fh, 1, fw, 1, a, b]), [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]]);
+  return slice(reshape(padded, [fh * dh, fw * dw, a, b]) as Tensor4D, 0, [(fh - 1) * dh + 1, (fw - 1) * dw + 1, a, b]);
+}
+
+/** The taps of a gradient with respect to a spread filter that belong to the real filter. */
+function gatherTaps(grad: Tensor, [dh, dw]: [number, number]): Tensor {
+  return dh === 1 && dw === 1 ? grad : stridedSlice(grad, [0, 0, 0, 0], grad.shape, [dh, dw, 1, 1]);
+}
+
+/**
+ * Conv2D and DepthwiseConv2dNative gradients that also accept dilations (tfjs's own reject
+ * them, and the cpu backprop kernels ignore them): the backprops run on the spread filter.
+ */
+function convGradient(kernelName: 'Conv2D' | 'DepthwiseConv2dNative'): GradConfig {
+  return {
+    kernelName,
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dyIn, saved, attrs: NamedAttrMap) => {
+      const dy = dyIn as Tensor4D;
+      const [x, filter] = saved as Tensor4D[];
+      const dilations = pair(attrs.dilations);
+      const spread = spreadFilter(filter, dilations);
+      const common = { strides: attrs.strides, pad: attrs.pad, dimRoundingMode: attrs.dimRoundingMode };
+      if (kernelName === 'Conv2D') {
+        return {
+          x: () => conv2dTranspose(dy, spread, x.shape, attrs.strides as number, attrs.pad as 'same', attrs.dimRoundingMode as 'floor'),
+          filter: () =>
+            gatherTaps(engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...common, dataFormat: attrs.dataFormat, filterShape: spread.shape }) as Tensor, dilations),
+        };
+      }
+      return {
+        x: () => engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: spread }, { ...common, dilations: 1, inputShape: x.shape }) as Tensor,
+        filter: () =>
+          gatherTaps(engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...common, dilations: 1, filterShape: spread.shape }) as Tensor, dilations),
+      };
+    },
+  };
+}
+
+/** Gradients registered over tfjs-core's own. */
+export const replacedGradients: GradConfig[] = [convGradient('Conv2D'), convGradient('DepthwiseConv2dNative')];
 
 export const missingGradients: GradConfig[] = [
   ...['Greater', 'Less', 'LessEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr', 'LogicalXor'].map((k) => zeroGradient(k, ['a', 'b'])),

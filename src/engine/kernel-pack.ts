@@ -1,7 +1,7 @@
 import { getGradient, getKernel, registerGradient, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { cpuFixes } from './cpu-fixes.ts';
 import { registerCoreGradients } from './core-gradients.ts';
-import { missingGradients } from './gradients.ts';
+import { missingGradients, replacedGradients } from './gradients.ts';
 import { wasmConvKernels } from './wasm-conv.ts';
 import { wasmSegmentKernels } from './wasm-segment.ts';
 
@@ -22,5 +22,6 @@ export function registerKernelPack(): void {
   registered = true;
   registerCoreGradients();
   for (const config of missingGradients) if (getGradient(config.kernelName) === undefined) registerGradient(config);
+  for (const config of replacedGradients) registerGradient(config);
   for (const config of [...wasmConvKernels, ...wasmSegmentKernels, ...cpuFixes()]) replaceKernel(config);
 }
