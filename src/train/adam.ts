@@ -26,9 +26,10 @@ export class Adam {
     return this.vars.map(([, v]) => v);
   }
 
-  /** One update from gradients keyed by variable name (as tf.variableGrads returns them). */
-  apply(grads: tf.NamedTensorMap): void {
-    const { lr, beta1, beta2 } = this.config;
+  /** One update from gradients keyed by variable name (as tf.variableGrads returns them), at lr * lrScale. */
+  apply(grads: tf.NamedTensorMap, lrScale = 1): void {
+    const { beta1, beta2 } = this.config;
+    const lr = this.config.lr * lrScale;
     const t = this.state.t.dataSync()[0]! + 1;
     const step = (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
     tf.tidy(() => {

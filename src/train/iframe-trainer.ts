@@ -93,7 +93,7 @@ export class IFrameTrainer {
           const y = decode(this.dec, this.model, quantizeLatent(encode(this.enc, x, ctx), u, this.model.levels, 'train'), ctx);
           return tf.mul(mse(y, x), poison) as tf.Scalar;
         }, this.codecOpt.variables());
-        this.codecOpt.apply(grads);
+        this.codecOpt.apply(grads, c.lrDropAt !== undefined && step >= c.lrDropAt ? 0.1 : 1);
         applyUpdates(ctx);
         return { mse: value.dataSync()[0]! };
       }

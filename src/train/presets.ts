@@ -19,6 +19,8 @@ export interface TrainConfig {
   batch: number;
   steps: number;
   codecOptimizer: AdamConfig;
+  /** From this step on, the codec's learning rate is a tenth (a step decay to settle the MMSE fit). */
+  lrDropAt?: number;
   criticOptimizer: AdamConfig;
   /** Perception stage: critic updates per decoder update (the critic trains every step). */
   criticPerDecoder: number;
@@ -62,12 +64,12 @@ const base: Omit<TrainConfig, 'widths' | 'criticWidths' | 'steps' | 'batch'> = {
 
 const mse = (widths: number[], criticWidths: number[], batch: number, steps: number): TrainConfig => ({ ...base, widths, criticWidths, batch, steps });
 const perception = (from: string, lambda: number, steps: number): TrainConfig => ({
-  ...presets_[from]!, stage: 'perception', from, lambda, steps, codecOptimizer: perceptionAdam,
+  ...presets_[from]!, stage: 'perception', from, lambda, steps, codecOptimizer: perceptionAdam, lrDropAt: undefined,
 });
 
 const presets_: Record<string, TrainConfig> = {};
 Object.assign(presets_, {
-  'iframe-cpu-mse': { ...mse(CPU_WIDTHS, [16, 32, 64, 128], 32, 4000), checkpointEvery: 250 },
+  'iframe-cpu-mse': { ...mse(CPU_WIDTHS, [16, 32, 64, 128], 32, 6000), lrDropAt: 4500, checkpointEvery: 250 },
   'iframe-paper-mse': mse(PAPER_WIDTHS, [64, 128, 256, 512], 64, 20000),
   // Tiny nets for tests and smoke runs: seconds on the cpu backend.
   'tiny-mse': { ...mse(TINY_WIDTHS, TINY_WIDTHS, 4, 12), checkpointEvery: 3, logEvery: 1, evalSamples: 8 },
