@@ -211,6 +211,8 @@ function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo
     attrs.dimRoundingMode as Rounding,
   );
   const scope = new WasmScope(backend);
+  const taps = info.filterHeight * info.filterWidth * info.inChannels;
+  if (taps <= info.outChannels) return scope.keep(inputGradByColumns(scope, dy, filter, info, taps));
   // Flipped spatially, in/out channels swapped: [fh, fw, Cout, Cin].
   const flipped = scope.transpose(scope.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
   const [rows, cols] = axes(info);
@@ -218,6 +220,48 @@ function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo
     scope.run('Conv2D', { x: src, filter: sub }, { strides: 1, dilations: 1, pad, dataFormat: 'NHWC' }),
   );
   return scope.keep(dx);
+}
+
+/**
+ * The input gradient when the filter has few input taps (fh*fw*Cin <= Cout, as in a layer
+ * that outputs one channel): one [pixels, Cout] x [Cout, taps] matrix product, then each
+ * row of taps added back into its patch of dx (col2im). The sub-pixel phases would run
+ * XNNPACK with only Cin output channels, where it is several times slower.
+ */
+function inputGradByColumns(scope: WasmScope, dy: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo, taps: number): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const pixels = batchSize * outHeight * outWidth;
+  const weights = scope.reshape(scope.transpose(scope.reshape(filter, [taps, outChannels]), [1, 0]), [1, outChannels, taps]);
+  const columns = scope.run('BatchMatMul', { a: scope.reshape(dy, [1, pixels, outChannels]), b: weights }, { transposeA: false, transposeB: false });
+  const dx = scope.zeros([batchSize, inHeight, inWidth, inChannels]);
+  // Heap views after the last allocation: growing wasm memory detaches earlier ones.
+  const src = scope.backend.typedArrayFromHeap(columns) as Float32Array;
+  const dst = scope.backend.typedArrayFromHeap(dx) as Float32Array;
+  const rowTaps = filterWidth * inChannels;
+  let k = 0;
+  for (let b = 0; b < batchSize; b++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      for (let ox = 0; ox < outWidth; ox++) {
+        for (let i = 0; i < filterHeight; i++) {
+          const y = oy * info.strideHeight + i - info.padInfo.top;
+          if (y < 0 || y >= inHeight) {
+            k += rowTaps;
+            continue;
+          }
+          for (let j = 0; j < filterWidth; j++) {
+            const x = ox * info.strideWidth + j - info.padInfo.left;
+            if (x < 0 || x >= inWidth) {
+              k += inChannels;
+              continue;
+            }
+            const base = ((b * inHeight + y) * inWidth + x) * inChannels;
+            for (let c = 0; c < inChannels; c++) dst[base + c] += src[k++];
+          }
+        }
+      }
+    }
+  }
+  return dx;
 }
 
 function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInfo {
@@ -232,8 +276,10 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInf
     attrs.pad as Pad,
     attrs.dimRoundingMode as Rounding,
   );
-  const [rows, cols] = axes(info);
   const scope = new WasmScope(backend);
+  const taps = fh * fw * cin;
+  if (taps <= cout) return scope.keep(filterGradByPatches(scope, x, dy, info, taps, cout));
+  const [rows, cols] = axes(info);
   const grad = scope.run(
     'Conv2D',
     { x: scope.transpose(x, [3, 1, 2, 0]), filter: scope.transpose(dy, [1, 2, 0, 3]) },
@@ -241,6 +287,28 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInf
   );
   const cropped = grad.shape[1] === fh && grad.shape[2] === fw ? grad : scope.slice(grad, [0, 0, 0, 0], [cin, fh, fw, cout]);
   return scope.keep(scope.transpose(cropped, [1, 2, 0, 3]));
+}
+
+/**
+ * The filter gradient when the filter has few input taps (fh*fw*Cin <= Cout, as in a
+ * first layer on one channel): gather the patches of x with a convolution by the
+ * identity filter, then one [taps, pixels] x [pixels, Cout] matrix product. The
+ * [Cin, H, W, B] formulation would run a GEMM with only fh*fw*Cin rows and a reduction
+ * over every pixel of the batch, which XNNPACK handles several times slower.
+ */
+function filterGradByPatches(scope: WasmScope, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo, taps: number, cout: number): TensorInfo {
+  const identity = new Float32Array(taps * taps);
+  for (let i = 0; i < taps; i++) identity[i * taps + i] = 1;
+  const patches = scope.run(
+    'Conv2D',
+    { x, filter: scope.constant([info.filterHeight, info.filterWidth, info.inChannels, taps], identity) },
+    { strides: [info.strideHeight, info.strideWidth], dilations: 1, pad: [[0, 0], [info.padInfo.top, info.padInfo.bottom], [info.padInfo.left, info.padInfo.right], [0, 0]], dataFormat: 'NHWC' },
+  );
+  const pixels = info.batchSize * info.outHeight * info.outWidth;
+  // BatchMatMul reaches XNNPACK only with batch 1 and no transposed operand.
+  const columns = scope.reshape(scope.transpose(scope.reshape(patches, [pixels, taps]), [1, 0]), [1, taps, pixels]);
+  const grad = scope.run('BatchMatMul', { a: columns, b: scope.reshape(dy, [1, pixels, cout]) }, { transposeA: false, transposeB: false });
+  return scope.reshape(grad, [info.filterHeight, info.filterWidth, info.inChannels, cout]);
 }
 
 function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo {

@@ -31,6 +31,12 @@ export class WasmScope {
     return this.run('Slice', { x }, { begin, size });
   }
 
+  constant(shape: number[], values: Float32Array): TensorInfo {
+    const out = this.backend.makeOutput(shape, 'float32', undefined, values);
+    this.made.push(out);
+    return out;
+  }
+
   zeros(shape: number[]): TensorInfo {
     return this.run('Fill', {}, { shape, value: 0, dtype: 'float32' });
   }
