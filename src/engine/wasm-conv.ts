@@ -157,7 +157,8 @@ function interleave(
         let from = (b * phaseH + k) * phaseW * channels;
         let to = ((b * height + y) * width + q) * channels;
         for (let l = 0; l < cols; l++, from += channels, to += sw * channels) {
-          for (let c = 0; c < channels; c++) dst[to + c] = src[from + c];
+          if (channels >= 16) dst.set(src.subarray(from, from + channels), to);
+          else for (let c = 0; c < channels; c++) dst[to + c] = src[from + c];
         }
       }
     }
