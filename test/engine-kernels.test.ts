@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/engine/index.ts';
+import { initEngine, tf } from '../src/engine/index.ts';
 import { registerKernelPack } from '../src/engine/kernel-pack.ts';
 import { Rng } from '../src/rng.ts';
 import { assertAllClose, assertClose, onBoth, randn } from './engine-reference.ts';
@@ -140,7 +140,7 @@ test('dilated conv2d and depthwise gradients match cpu and equal the gradients t
   }
 });
 
-test('gather, gatherND and depthToSpace have gradients on wasm equal to cpu', async () => {
+test('gather, gatherND and depthToSpace have gradients and unsortedSegmentSum a kernel on wasm equal to cpu', async () => {
   const both = await onBoth(() => {
     const params = randn([6, 4, 3], 10);
     const g = tf.grads((p: tf.Tensor) =>
@@ -151,9 +151,12 @@ test('gather, gatherND and depthToSpace have gradients on wasm equal to cpu', as
     )([params]);
     const x = randn([2, 3, 3, 8], 12) as tf.Tensor4D;
     const [gx] = tf.grads((v: tf.Tensor) => tf.sum(tf.mul(tf.depthToSpace(v as tf.Tensor4D, 2), randn([2, 6, 6, 2], 13))))([x]);
-    return [...g, gx];
+    const sums = tf.unsortedSegmentSum(randn([5, 3, 2], 19), tf.tensor1d([0, 2, 0, 4, 1], 'int32'), 6);
+    return [...g, gx, sums];
   });
   assertAllClose(both, 'gather gradients');
+  await initEngine({ backend: 'wasm' });
+  assert.throws(() => tf.unsortedSegmentSum(tf.ones([2]), tf.tensor1d([0, 3], 'int32'), 3), /segment id 3 is outside \[0, 3\)/);
 });
 
 test('comparison ops have zero gradients, so gradients of leakyRelu are differentiable twice', async () => {
@@ -162,15 +165,19 @@ test('comparison ops have zero gradients, so gradients of leakyRelu are differen
     // d/dx sum((d/dx sum(leakyRelu(x)^2))^2) needs the gradient of Greater.
     const inner = (v: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.sum(tf.square(tf.leakyRelu(u, 0.2))))(v);
     const outer = tf.grad((v: tf.Tensor) => tf.sum(tf.square(inner(v))))(x);
-    const cmp = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-      tf.sum(tf.mul(tf.add(tf.cast(tf.less(a, b), 'float32'), tf.cast(tf.equal(a, b), 'float32')), a)),
-    )([x, randn([10], 15)]);
-    return [outer, ...cmp];
+    const compared = (a: tf.Tensor, b: tf.Tensor) =>
+      [tf.less(a, b), tf.lessEqual(a, b), tf.greater(a, b), tf.equal(a, b), tf.notEqual(a, b)].map((m) => tf.cast(m, 'float32'));
+    const cmp = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.addN(compared(a, b))))([x, randn([10], 15)]);
+    return [outer, ...cmp, x];
   });
+  const x = both.cpu[3].data;
+  both.cpu.pop();
+  both.wasm.pop();
   assertAllClose(both, 'second order');
-  // leakyRelu(u)^2 has second derivative 2 (x > 0) or 2*0.04 (x < 0): outer = 8 x * slope^4.
-  const x = both.cpu[0];
-  assert.ok(x.data.every((v) => Number.isFinite(v)));
+  // inner = 2 x s^2 with slope s = 1 (x > 0) or 0.2, so outer = d/dx sum(4 x^2 s^4) = 8 x s^4.
+  const expected = Float32Array.from(x, (v) => 8 * v * (v > 0 ? 1 : 0.2 ** 4));
+  assertClose({ shape: [10], data: expected }, both.wasm[0], 'analytic second derivative');
+  assert.deepEqual([...both.wasm[1].data, ...both.wasm[2].data], new Array(20).fill(0));
 });
 
 test('registering the kernel pack twice changes nothing', async () => {
