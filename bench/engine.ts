@@ -3,6 +3,7 @@
 // Usage: npm run bench:engine [-- --steps N] [--no-peer]
 // The last line printed is a JSON object with ours_step_ms, peer_step_ms and speedup.
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseFlags, numberFlag } from '../src/cli/args.ts';
 import { initEngine, tf } from '../src/engine/index.ts';
@@ -12,6 +13,9 @@ const { values } = parseFlags(process.argv.slice(2), { steps: { type: 'string' }
 const steps = numberFlag('steps', values.steps, 5, 5, 1000);
 
 await initEngine({ backend: 'wasm' });
+// Other processes skew both sides (PyTorch's two threads most): say how busy the machine was.
+const loadAtStart = loadavg()[0];
+console.log(`load average (1 min) at start: ${loadAtStart.toFixed(2)}`);
 
 const rng = new Rng(2024);
 /** Uniform(-b, b) with b = 1/sqrt(fan_in), PyTorch's default for conv weights and biases. */
@@ -108,5 +112,7 @@ console.log(
     peer_forward_ms: peer ? Math.round(peer.forward_ms) : null,
     peer_step_ms: peer ? Math.round(peer.step_ms) : null,
     speedup: peer ? Number((peer.step_ms / oursStep).toFixed(2)) : null,
+    load_avg_start: Number(loadAtStart.toFixed(2)),
+    load_avg_end: Number(loadavg()[0].toFixed(2)),
   }),
 );
