@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine, tf } from '../src/engine/index.ts';
-import { assertAllClose, onBoth, randn } from './engine-reference.ts';
+import { assertAllClose, assertClose, onBoth, randn } from './engine-reference.ts';
 
 type T4 = tf.Tensor4D;
 
@@ -93,6 +93,24 @@ test('every op the models use has a forward and a gradient on wasm equal to cpu'
       return [y, dx];
     });
     assertAllClose(both, name);
+  }
+});
+
+test('batchNorm gradients for all five inputs equal those of the same formula in elementary ops, on wasm and cpu', async () => {
+  for (const keepDims of [false, true]) {
+    const both = await onBoth(() => {
+      const x = randn([3, 4, 5, 6], 50);
+      const r = randn([3, 4, 5, 6], 51);
+      const { mean, variance } = tf.moments(x, [0, 1, 2], keepDims);
+      const shape = mean.shape;
+      const [scale, offset] = [tf.add(randn(shape, 52), 2), randn(shape, 53)];
+      const fused = (...a: tf.Tensor[]) => tf.sum(tf.mul(tf.batchNorm(a[0], a[1], a[2], a[4], a[3], 1e-3), r));
+      const plain = (...a: tf.Tensor[]) => tf.sum(tf.mul(tf.add(tf.mul(tf.mul(tf.sub(a[0], a[1]), tf.rsqrt(tf.add(a[2], 1e-3))), a[3]), a[4]), r));
+      const inputs = [x, mean, variance, scale, offset];
+      return [...tf.grads(fused)(inputs), ...tf.grads(plain)(inputs)];
+    });
+    assertAllClose(both, `keepDims ${keepDims}`);
+    both.wasm.slice(0, 5).forEach((g, i) => assertClose(both.wasm[5 + i], g, `keepDims ${keepDims} input ${i} vs elementary ops`));
   }
 });
 

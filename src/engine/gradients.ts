@@ -1,10 +1,15 @@
 // Gradients that tfjs-core lacks. They are written with ops, so they are themselves
 // differentiable (second-order gradients, as the WGAN-GP penalty needs) on any backend.
 import {
+  add,
   conv2dTranspose,
   engine,
+  mul,
   pad,
   reshape,
+  rsqrt,
+  sub,
+  sum,
   scatterND,
   slice,
   stridedSlice,
@@ -95,8 +100,39 @@ function convGradient(kernelName: 'Conv2D' | 'DepthwiseConv2dNative'): GradConfi
   };
 }
 
+/** Sums `t` over the axes along which a tensor of `shape` was broadcast to it. */
+function reduceTo(t: Tensor, shape: number[]): Tensor {
+  const lead = t.rank - shape.length;
+  const axes = t.shape.map((_, i) => i).filter((i) => i < lead || (shape[i - lead] === 1 && t.shape[i] !== 1));
+  return reshape(axes.length > 0 ? sum(t, axes) : t, shape);
+}
+
+/**
+ * FusedBatchNorm's gradient with broadcasting. tfjs-core's tiles the per-channel factor to
+ * the full input shape, and the wasm Tile kernel made that a fifth of a training step of a
+ * BatchNorm network; it also fails for rank-4 (keepDims) moments.
+ */
+const batchNormGradient: GradConfig = {
+  kernelName: 'FusedBatchNorm',
+  inputsToSave: ['x', 'mean', 'variance', 'scale'],
+  gradFunc: (dyIn, saved, attrs) => {
+    const dy = dyIn as Tensor;
+    const [x, mean, variance, scale] = saved;
+    const scaled = scale == null ? dy : mul(dy, scale);
+    const rstd = rsqrt(add(variance, attrs.varianceEpsilon as number));
+    const centered = sub(x, mean);
+    return {
+      x: () => mul(scaled, rstd),
+      mean: () => reduceTo(mul(scaled, mul(rstd, -1)), mean.shape),
+      variance: () => reduceTo(mul(mul(centered, mul(mul(rstd, mul(rstd, rstd)), -0.5)), scaled), mean.shape),
+      scale: () => reduceTo(mul(dy, mul(centered, rstd)), mean.shape),
+      offset: () => reduceTo(dy, mean.shape),
+    };
+  },
+};
+
 /** Gradients registered over tfjs-core's own. */
-export const replacedGradients: GradConfig[] = [convGradient('Conv2D'), convGradient('DepthwiseConv2dNative')];
+export const replacedGradients: GradConfig[] = [convGradient('Conv2D'), convGradient('DepthwiseConv2dNative'), batchNormGradient];
 
 export const missingGradients: GradConfig[] = [
   ...['Greater', 'Less', 'LessEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr', 'LogicalXor'].map((k) => zeroGradient(k, ['a', 'b'])),
