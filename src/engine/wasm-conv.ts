@@ -6,6 +6,9 @@
 //   sub-filter, and the phases are interleaved by depth-to-space. No zero is multiplied.
 // - filter gradient: a convolution of the padded input laid out as [Cin, H, W, B] with
 //   dy laid out as [Ho, Wo, B, Cout] as the filter, dilated by the stride.
+// - both, when the filter has few input taps (fh*fw*Cin <= Cout, e.g. one-channel images):
+//   one matrix product with im2col/col2im, where the above would give XNNPACK degenerate
+//   GEMMs (one output channel, or a few rows with a reduction over the whole batch).
 // Padding comes from tfjs's own computeConv2DInfo, so TF's asymmetric 'same' padding at
 // stride 2 (the extra row at the bottom/right) is reproduced exactly.
 import {
@@ -52,7 +55,7 @@ interface Phase {
  * Splits the transposed correlation along one axis into `stride` stride-1 correlations.
  * Output row y = s*k + p gets sum_t dy[k + c - t] * w[r + t*s], r = (p + pad) mod s,
  * c = (p + pad - r) / s; read in the flipped filter that is a plain correlation.
- * Each phase yields ceil(inSize / s) rows, cropped after interleaving.
+ * Each phase yields ceil(inSize / s) rows; interleaving drops those past inSize.
  */
 function axisPhases(a: Axis): { phases: Phase[]; size: number } {
   const s = a.stride;
