@@ -6,11 +6,23 @@ import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseFlags, numberFlag } from '../src/cli/args.ts';
+import { UserError } from '../src/errors.ts';
 import { initEngine, tf } from '../src/engine/index.ts';
 import { Rng } from '../src/rng.ts';
 
-const { values } = parseFlags(process.argv.slice(2), { steps: { type: 'string' }, 'no-peer': { type: 'boolean' } });
-const steps = numberFlag('steps', values.steps, 5, 5, 1000);
+function flags() {
+  const { values } = parseFlags(process.argv.slice(2), { steps: { type: 'string' }, 'no-peer': { type: 'boolean' } });
+  return { steps: numberFlag('steps', values.steps, 5, 5, 1000), noPeer: values['no-peer'] === true };
+}
+let options: ReturnType<typeof flags>;
+try {
+  options = flags();
+} catch (e) {
+  if (!(e instanceof UserError)) throw e;
+  console.error(e.message);
+  process.exit(e.exitCode);
+}
+const { steps, noPeer } = options;
 
 await initEngine({ backend: 'wasm' });
 // Other processes skew both sides (PyTorch's two threads most): say how busy the machine was.
@@ -94,15 +106,17 @@ function findTorchPython(): string | undefined {
 }
 
 let peer: { forward_ms: number; step_ms: number; torch: string; threads: number } | undefined;
-const python = values['no-peer'] ? undefined : findTorchPython();
-if (values['no-peer']) console.log('peer: skipped (--no-peer)');
+const python = noPeer ? undefined : findTorchPython();
+if (noPeer) console.log('peer: skipped (--no-peer)');
 else if (python === undefined) console.log('peer: skipped, no Python with torch found (tried /usr/bin/python3, python3)');
 else {
   const script = fileURLToPath(new URL('./peers/engine_ae.py', import.meta.url));
   const run = spawnSync(python, [script, String(steps)], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`PyTorch peer failed: ${run.stderr.trim().split('\n').pop()}`);
-  peer = JSON.parse(run.stdout.trim().split('\n').pop()!);
-  console.log(`peer (PyTorch ${peer!.torch}, ${peer!.threads} threads): forward ${peer!.forward_ms.toFixed(0)} ms, train step ${peer!.step_ms.toFixed(0)} ms`);
+  if (run.status !== 0) console.log(`peer: failed (${python}): ${run.stderr.trim().split('\n').pop()}`);
+  else {
+    peer = JSON.parse(run.stdout.trim().split('\n').pop()!);
+    console.log(`peer (PyTorch ${peer!.torch}, ${peer!.threads} threads): forward ${peer!.forward_ms.toFixed(0)} ms, train step ${peer!.step_ms.toFixed(0)} ms`);
+  }
 }
 
 console.log(
