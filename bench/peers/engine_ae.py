@@ -1,7 +1,7 @@
 """PyTorch peer of the engine benchmark: the reference autoencoder of DESIGN.md section 1.
 
 Prints one JSON line: forward and train-step medians in milliseconds.
-Usage: python3 engine_ae.py [steps]
+Usage: python3 engine_ae.py [steps] [threads]   (threads: 2 unless given)
 """
 import json
 import statistics
@@ -11,9 +11,9 @@ import time
 import torch
 from torch import nn
 
-torch.set_num_threads(2)
-torch.manual_seed(0)
 steps = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
+torch.manual_seed(0)
 
 def stack(layers):
     out = []
