@@ -159,6 +159,17 @@ test('gather, gatherND and depthToSpace have gradients and unsortedSegmentSum a 
   assert.throws(() => tf.unsortedSegmentSum(tf.ones([2]), tf.tensor1d([0, 3], 'int32'), 3), /segment id 3 is outside \[0, 3\)/);
 });
 
+test('the gradient of depthToSpace is its inverse permutation, in NHWC and NCHW', async () => {
+  await initEngine({ backend: 'wasm' });
+  for (const format of ['NHWC', 'NCHW'] as const) {
+    const shape: [number, number, number, number] = format === 'NHWC' ? [2, 3, 4, 12] : [2, 12, 3, 4];
+    const x = randn(shape, 60) as tf.Tensor4D;
+    const r = randn(tf.depthToSpace(x, 2, format).shape, 61);
+    const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.depthToSpace(v as tf.Tensor4D, 2, format), r)))(x);
+    assert.deepEqual(tf.depthToSpace(dx as tf.Tensor4D, 2, format).dataSync(), r.dataSync(), format);
+  }
+});
+
 test('comparison ops have zero gradients, so gradients of leakyRelu are differentiable twice', async () => {
   const both = await onBoth(() => {
     const x = randn([10], 14);

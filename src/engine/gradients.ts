@@ -1,5 +1,5 @@
-// Gradients that tfjs-core lacks. They are written with ops, so they are themselves
-// differentiable (second-order gradients, as the WGAN-GP penalty needs) on any backend.
+// Gradients that tfjs-core lacks or gets wrong. They are written with ops, so they are
+// themselves differentiable (second-order gradients, as the WGAN-GP penalty needs) on any backend.
 import {
   add,
   conv2dTranspose,
