@@ -92,7 +92,7 @@ test('a checkpoint from another configuration is not resumed', async () => {
 
 test('rdpv train errors are one line with exit code 2; --jobs runs presets as parallel processes', () => {
   const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, 'train', ...args], { encoding: 'utf8' });
-  for (const args of [['--preset', 'nope'], [], ['--preset', 'tiny-mse', '--steps', 'x'], ['--preset', 'tiny-perception', '--out', join(tmp(), 'p')]]) {
+  for (const args of [['--preset', 'nope'], [], ['--preset', 'tiny-mse', '--steps', 'x'], ['--preset', 'tiny-mse', '--lambda', '-1'], ['--preset', 'tiny-perception', '--out', join(tmp(), 'p')]]) {
     const r = cli(...args);
     assert.equal(r.status, 2, args.join(' '));
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

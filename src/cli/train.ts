@@ -9,7 +9,7 @@ import { runTraining } from '../train/run.ts';
 import { numberFlag, parseFlags } from './args.ts';
 import type { Command } from './commands.ts';
 
-const USAGE = 'usage: rdpv train --preset NAME[,NAME...] [--steps N] [--out DIR] [--resume] [--from MODEL] [--jobs N] [--backend wasm|cpu] | --list';
+const USAGE = 'usage: rdpv train --preset NAME[,NAME...] [--steps N] [--lambda X] [--out DIR] [--resume] [--from MODEL] [--jobs N] [--backend wasm|cpu] | --list';
 
 /** Run one preset per child process, at most `jobs` at a time, prefixing their output lines. */
 async function runChildren(names: string[], jobs: number, forward: (name: string) => string[]): Promise<number> {
@@ -35,7 +35,7 @@ export default {
   summary: 'train a preset (I-frame codec: MSE stage, then perception stage); --list shows presets',
   async run(args: string[]): Promise<number> {
     const { values } = parseFlags(args, {
-      preset: { type: 'string' }, steps: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
+      preset: { type: 'string' }, steps: { type: 'string' }, lambda: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
       from: { type: 'string' }, jobs: { type: 'string' }, backend: { type: 'string' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -56,6 +56,7 @@ export default {
     if (backend !== 'wasm' && backend !== 'cpu') throw new UserError(`--backend must be wasm or cpu, got '${backend}'`);
     const steps = values.steps === undefined ? undefined : numberFlag('steps', values.steps, 0, 1);
     if (steps !== undefined && !Number.isInteger(steps)) throw new UserError(`--steps must be an integer, got '${values.steps}'`);
+    const lambda = values.lambda === undefined ? undefined : numberFlag('lambda', values.lambda, 0, 0);
     const jobs = numberFlag('jobs', values.jobs, 1, 1, 64);
     if (names.length > 1 && values.from) throw new UserError('--from applies to one preset at a time');
     const outFor = (name: string) => (values.out === undefined ? join('runs', name) : names.length > 1 ? join(values.out, name) : values.out);
@@ -63,12 +64,13 @@ export default {
     if (names.length > 1 || jobs > 1) {
       return runChildren(names, jobs, (name) => [
         '--out', outFor(name), '--backend', backend,
-        ...(steps !== undefined ? ['--steps', String(steps)] : []), ...(values.resume ? ['--resume'] : []),
+        ...(steps !== undefined ? ['--steps', String(steps)] : []), ...(lambda !== undefined ? ['--lambda', String(lambda)] : []),
+        ...(values.resume ? ['--resume'] : []),
       ]);
     }
     await initEngine({ backend: backend as BackendName });
     const name = names[0]!;
-    const config = { ...presets[name]!, ...(steps !== undefined ? { steps } : {}) };
+    const config = { ...presets[name]!, ...(steps !== undefined ? { steps } : {}), ...(lambda !== undefined ? { lambda } : {}) };
     const result = await runTraining({ preset: name, config, out: outFor(name), resume: values.resume ?? false, from: values.from });
     if (result.exitCode === 0) console.log(JSON.stringify({ preset: name, steps: result.step, model: result.modelPath, sha256: result.sha256, metrics: result.metrics }));
     return result.exitCode;
