@@ -5,6 +5,7 @@ export interface Command {
 }
 
 export const commands: Record<string, () => Promise<Command>> = {
+  demo: async () => (await import('./demo.ts')).default,
   data: async () => (await import('./data.ts')).default,
   info: async () => (await import('./info.ts')).default,
   theory: async () => (await import('./theory.ts')).default,

@@ -1,0 +1,96 @@
+/**
+ * Real files from frames and back for the I-frame codec (the compress/decompress pair on
+ * top of a trained model and the .rdpv container). A file names the model's weights by
+ * sha256, so a decoder refuses a file made by other weights instead of decoding noise.
+ */
+import { tf } from '../engine/index.ts';
+import { readRdpv, writeRdpv, type RdpvHeader } from '../codec/container.ts';
+import { packPayload, unpackPayload } from '../codec/payload.ts';
+import { decodeLatent, encodeLatent } from '../codec/quantizer.ts';
+import { frameSpec, type RateName } from '../codec/rates.ts';
+import { UserError } from '../errors.ts';
+import { decode, encode, initDecoder, initEncoder, type DecoderParams, type EncoderParams, type IFrameConfig } from './iframe.ts';
+import { evalCtx } from './layers.ts';
+import { assignParams, disposeParams } from './params.ts';
+import { decodeTensorFile } from './tensor-file.ts';
+import { sha256Hex } from './weights-io.ts';
+
+const FRAME = 64;
+
+/** Which decoder reads the representation: the MMSE one, or the perception (0-PLF-FMD) one. */
+export type IFrameDecoderName = 'mmse' | 'perception';
+
+export interface IFrameModel {
+  id: string;
+  sha256: string;
+  rate: RateName;
+  config: IFrameConfig;
+  levels: number;
+  enc: EncoderParams;
+  decoders: Partial<Record<IFrameDecoderName, DecoderParams>>;
+}
+
+/**
+ * A model file written by `rdpv train` (its metadata holds the training config). The
+ * perception decoder is present only in files of the perception stage.
+ */
+export function loadIFrameModel(bytes: Uint8Array, source: string): IFrameModel {
+  const { arrays, metadata } = decodeTensorFile(bytes, source);
+  let train: { widths?: unknown; rate?: unknown };
+  try {
+    train = JSON.parse(metadata.config ?? '');
+  } catch {
+    throw new UserError(`${source}: no training config in the file's metadata (not a model written by rdpv train?)`);
+  }
+  const rate = train.rate as RateName;
+  const latent = frameSpec('I', rate).latents[0];
+  if (!Array.isArray(train.widths) || !latent) throw new UserError(`${source}: the metadata's config has no I-frame widths and rate`);
+  const config: IFrameConfig = { widths: train.widths as number[], size: FRAME, dims: latent.dims };
+  const enc = initEncoder(config, 0);
+  assignParams(enc, arrays, source, 'enc');
+  const decoders: IFrameModel['decoders'] = {};
+  for (const [name, prefix] of [['mmse', 'dec'], ['perception', 'pdec']] as const) {
+    if (![...arrays.keys()].some((k) => k.startsWith(`${prefix}.`))) continue;
+    const dec = initDecoder(config, 0);
+    assignParams(dec, arrays, source, prefix);
+    decoders[name] = dec;
+  }
+  if (!decoders.mmse) throw new UserError(`${source}: the file has no MMSE decoder ('dec.*' tensors)`);
+  return { id: metadata.preset ?? 'unnamed', sha256: sha256Hex(bytes), rate, config, levels: latent.levels, enc, decoders };
+}
+
+export function disposeIFrameModel(m: IFrameModel): void {
+  disposeParams(m.enc);
+  for (const d of Object.values(m.decoders)) disposeParams(d);
+}
+
+/** Frames [N, 64, 64] in [0, 1], row-major, to an .rdpv file of N I-frames (GOP 1) with dither seed `seed`. */
+export function compressIFrames(m: IFrameModel, frames: Float32Array, seed: number): Uint8Array {
+  const count = frames.length / (FRAME * FRAME);
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`expected whole 64x64 frames, got ${frames.length} values`);
+  const d = m.config.dims;
+  const z = tf.tidy(() => encode(m.enc, tf.tensor4d(frames, [count, FRAME, FRAME, 1]), evalCtx()).dataSync() as Float32Array);
+  const header: RdpvHeader = {
+    modelId: m.id, weightsSha256: m.sha256, width: FRAME, height: FRAME,
+    frameCount: count, gop: 1, rates: Array<RateName>(count).fill(m.rate), ditherSeed: seed >>> 0,
+  };
+  const payload = packPayload(header, Array.from({ length: count }, (_, j) => ({ symbols: encodeLatent(z.subarray(j * d, (j + 1) * d), m.levels, header.ditherSeed, j) })));
+  return writeRdpv(header, payload);
+}
+
+/** Decode every frame of a file made by `compressIFrames` with the chosen decoder: [N, 64, 64] in [0, 1]. */
+export function decompressIFrames(m: IFrameModel, bytes: Uint8Array, decoder: IFrameDecoderName): { header: RdpvHeader; frames: Float32Array } {
+  const { header, payload } = readRdpv(bytes);
+  if (header.weightsSha256 !== m.sha256) {
+    throw new UserError(`the file was encoded by model '${header.modelId}' (weights ${header.weightsSha256.slice(0, 12)}...), not by these weights (${m.sha256.slice(0, 12)}...)`);
+  }
+  if (header.gop !== 1 || header.rates.some((r) => r !== m.rate)) {
+    throw new UserError(`this model decodes I-frames at rate ${m.rate} only; the file has GOP ${header.gop} and rates ${[...new Set(header.rates)].join(', ')}`);
+  }
+  const dec = m.decoders[decoder];
+  if (!dec) throw new UserError(`the model has no ${decoder} decoder`);
+  const latents = new Float32Array(header.frameCount * m.config.dims);
+  unpackPayload(header, payload).forEach((f, j) => latents.set(decodeLatent(f.symbols, m.levels, header.ditherSeed, j), j * m.config.dims));
+  const frames = tf.tidy(() => decode(dec, m.config, tf.tensor2d(latents, [header.frameCount, m.config.dims]), evalCtx()).dataSync() as Float32Array);
+  return { header, frames };
+}

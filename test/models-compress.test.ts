@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initEngine, tf } from '../src/engine/index.ts';
+import { readRdpv, RdpvFormatError } from '../src/codec/container.ts';
+import { ditherTensor, quantizeTensor } from '../src/codec/quantizer.ts';
+import { movingMnistBatch } from '../src/data/moving-mnist.ts';
+import { main } from '../src/cli/main.ts';
+import { compressIFrames, decompressIFrames, loadIFrameModel } from '../src/models/compress.ts';
+import { decode, encode, initDecoder, initEncoder } from '../src/models/iframe.ts';
+import { evalCtx } from '../src/models/layers.ts';
+import { encodeParams } from '../src/models/params.ts';
+import { zooManifest } from '../src/models/zoo.ts';
+import { UserError } from '../src/errors.ts';
+
+await initEngine({ backend: 'cpu' });
+
+const config = { widths: [4, 4, 8, 8], size: 64, dims: 12 };
+function tinyModelFile(seed: number): Uint8Array {
+  const groups = { enc: initEncoder(config, seed), dec: initDecoder(config, seed + 1), pdec: initDecoder(config, seed + 2) };
+  return encodeParams(groups, { preset: 'tiny', config: JSON.stringify({ widths: config.widths, rate: '12' }) });
+}
+
+test('a compressed file decodes to what the model computes with the same dither, with each decoder', () => {
+  const model = loadIFrameModel(tinyModelFile(3), 'tiny');
+  const frames = movingMnistBatch({ split: 'test', seed: 5, frames: 1 }, 0, 3).data;
+  const file = compressIFrames(model, frames, 77);
+  const { header, payload } = readRdpv(file);
+  assert.equal(header.frameCount, 3);
+  assert.equal(payload.length, Math.ceil((3 * 12) / 8)); // 12 one-bit symbols a frame, nothing more
+  for (const name of ['mmse', 'perception'] as const) {
+    const got = decompressIFrames(model, file, name).frames;
+    const want = tf.tidy(() => {
+      const z = encode(model.enc, tf.tensor4d(frames, [3, 64, 64, 1]), evalCtx());
+      const rows = [0, 1, 2].map((j) => quantizeTensor(tf.slice(z, [j, 0], [1, 12]), ditherTensor(77, j, [1, 12], 2), 2, 'hard'));
+      return decode(model.decoders[name]!, config, tf.concat(rows) as tf.Tensor2D, evalCtx()).dataSync();
+    });
+    assert.equal(got.length, want.length);
+    for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) < 1e-6, `${name} pixel ${i}`);
+  }
+});
+
+test('a decoder refuses a file made by other weights, and a damaged file is a format error', () => {
+  const a = loadIFrameModel(tinyModelFile(3), 'a');
+  const b = loadIFrameModel(tinyModelFile(4), 'b');
+  const file = compressIFrames(a, movingMnistBatch({ split: 'test', seed: 5, frames: 1 }, 0, 1).data, 1);
+  assert.throws(() => decompressIFrames(b, file, 'mmse'), (e: Error) => e instanceof UserError && /not by these weights/.test(e.message));
+  const damaged = file.slice();
+  damaged[damaged.length - 6]! ^= 0x10;
+  assert.throws(() => decompressIFrames(a, damaged, 'mmse'), RdpvFormatError);
+});
+
+test('the shipped default model matches its manifest sha256 and the demo writes a decodable file and a PNG', async () => {
+  const entry = zooManifest().find((e) => e.default)!;
+  assert.ok(entry, 'a default model is listed');
+  const out = mkdtempSync(join(tmpdir(), 'rdpv-demo-'));
+  const log = console.log;
+  const lines: string[] = [];
+  console.log = (...a: unknown[]) => lines.push(a.join(' '));
+  try {
+    assert.equal(await main(['demo', '--count', '2', '--out', out]), 0);
+  } finally {
+    console.log = log;
+  }
+  assert.equal(readRdpv(readFileSync(join(out, 'demo.rdpv'))).header.weightsSha256, entry.sha256);
+  assert.deepEqual([...readFileSync(join(out, 'demo.png')).subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
+  assert.ok(lines.some((l) => /mmse\s+decoder: per-pixel MSE \d/.test(l)), lines.join('\n'));
+});
