@@ -1,16 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { main } from '../src/cli/main.ts';
+import { runCli } from './run-cli.ts';
 
 test('unknown command exits 2 with one line', async () => {
-  const errors: string[] = [];
-  const original = console.error;
-  console.error = (...a: unknown[]) => errors.push(a.join(' '));
-  try {
-    assert.equal(await main(['no-such-command']), 2);
-  } finally {
-    console.error = original;
-  }
-  assert.equal(errors.length, 1);
-  assert.match(errors[0]!, /unknown command 'no-such-command'/);
+  const { code, err } = await runCli(['no-such-command']);
+  assert.equal(code, 2);
+  assert.equal(err.length, 1);
+  assert.match(err[0]!, /unknown command 'no-such-command'/);
+});
+
+test('a bad flag of a command exits 2 with one line naming it, no stack trace', async () => {
+  const { code, err } = await runCli(['demo', '--no-such-flag']);
+  assert.equal(code, 2);
+  assert.equal(err.length, 1);
+  assert.match(err[0]!, /no-such-flag/);
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../src/cli/main.ts';
+import { runCli } from './run-cli.ts';
 import { writeRdpv, type RdpvHeader } from '../src/codec/container.ts';
 import { packPayload } from '../src/codec/payload.ts';
 
@@ -13,21 +13,9 @@ const file = join(dir, 'clip.rdpv');
 const bytes = writeRdpv(header, packPayload(header, [{ symbols: new Uint32Array(12) }, { symbols: new Uint32Array(4) }, { symbols: new Uint32Array(0), pixels: new Uint8Array(64) }]));
 writeFileSync(file, bytes);
 
-async function run(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
 
 test('info describes the header in words', async () => {
-  const { code, out } = await run(['info', file]);
+  const { code, out } = await runCli(['info', file]);
   assert.equal(code, 0);
   const text = out.join('\n');
   assert.match(text, /mmnist-i12, weights sha256 (ab){32}/);
@@ -38,7 +26,7 @@ test('info describes the header in words', async () => {
 });
 
 test('info --json prints the header as one JSON object', async () => {
-  const { code, out } = await run(['info', file, '--json']);
+  const { code, out } = await runCli(['info', file, '--json']);
   assert.equal(code, 0);
   assert.equal(out.length, 1);
   const parsed = JSON.parse(out[0]!);
@@ -57,7 +45,7 @@ test('a bad or missing file is one line and exit code 2', async () => {
     [['info', join(dir, 'missing.rdpv')], /^rdpv info: cannot read .*missing\.rdpv: ENOENT$/],
     [['info'], /usage: rdpv info FILE/],
   ] as const) {
-    const { code, out, err } = await run([...args]);
+    const { code, out, err } = await runCli([...args]);
     assert.equal(code, 2);
     assert.deepEqual(out, []);
     assert.equal(err.length, 1);

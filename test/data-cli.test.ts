@@ -4,21 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { main } from '../src/cli/main.ts';
+import { runCli } from './run-cli.ts';
 
-/** Runs the CLI, capturing what it prints. */
-async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
 
 function withTempDir(fn: (dir: string) => Promise<void>) {
   return async () => {
@@ -33,7 +20,7 @@ function withTempDir(fn: (dir: string) => Promise<void>) {
 
 test('data preview writes a PNG grid with a row per sequence and a column per frame', withTempDir(async (dir) => {
   const file = join(dir, 'grid.png');
-  const r = await run(['data', 'preview', '--dataset', 'moving-mnist', '--count', '3', '--frames', '4', '--seed', '2', '-o', file]);
+  const r = await runCli(['data', 'preview', '--dataset', 'moving-mnist', '--count', '3', '--frames', '4', '--seed', '2', '-o', file]);
   assert.equal(r.code, 0, r.err.join('\n'));
   const png = PNG.sync.read(readFileSync(file));
   // 64-pixel tiles with 2-pixel gaps.
@@ -49,7 +36,7 @@ test('data preview writes a PNG grid with a row per sequence and a column per fr
 
 test('data preview is deterministic for a seed', withTempDir(async (dir) => {
   const args = (name: string, seed: string) => ['data', 'preview', '--mode', 'bounce', '--count', '2', '--frames', '3', '--seed', seed, '-o', join(dir, name)];
-  for (const [name, seed] of [['a.png', '5'], ['b.png', '5'], ['c.png', '6']] as const) assert.equal((await run(args(name, seed))).code, 0);
+  for (const [name, seed] of [['a.png', '5'], ['b.png', '5'], ['c.png', '6']] as const) assert.equal((await runCli(args(name, seed))).code, 0);
   const read = (name: string) => readFileSync(join(dir, name));
   assert.ok(read('a.png').equals(read('b.png')));
   assert.ok(!read('a.png').equals(read('c.png')));
@@ -57,7 +44,7 @@ test('data preview is deterministic for a seed', withTempDir(async (dir) => {
 
 test('data preview -o out.gif writes an animated GIF', withTempDir(async (dir) => {
   const file = join(dir, 'anim.gif');
-  assert.equal((await run(['data', 'preview', '--count', '2', '--frames', '5', '-o', file])).code, 0);
+  assert.equal((await runCli(['data', 'preview', '--count', '2', '--frames', '5', '-o', file])).code, 0);
   const gif = readFileSync(file);
   assert.equal(gif.subarray(0, 6).toString('latin1'), 'GIF89a');
   assert.equal(gif.readUInt16LE(6), 2 * 66 - 2, 'logical screen width');
@@ -69,7 +56,7 @@ test('data preview -o out.gif writes an animated GIF', withTempDir(async (dir) =
 }));
 
 test('data bench prints a frames/s figure', async () => {
-  const r = await run(['data', 'bench', '--sequences', '50', '--frames', '4']);
+  const r = await runCli(['data', 'bench', '--sequences', '50', '--frames', '4']);
   assert.equal(r.code, 0);
   assert.match(r.out.join('\n'), /^moving-mnist paper: 200 frames in [\d.]+ s = \d+ frames\/s$/);
 });
@@ -87,7 +74,7 @@ test('data CLI errors exit 2 with one line naming the problem', async () => {
     [['data', 'shuffle'], /unknown subcommand 'shuffle'/],
   ];
   for (const [argv, message] of cases) {
-    const r = await run(argv);
+    const r = await runCli(argv);
     assert.equal(r.code, 2, argv.join(' '));
     assert.equal(r.err.length, 1, argv.join(' '));
     assert.ok(!r.err[0]!.includes('\n'), 'one line');

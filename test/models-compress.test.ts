@@ -7,7 +7,7 @@ import { initEngine, tf } from '../src/engine/index.ts';
 import { readRdpv, RdpvFormatError } from '../src/codec/container.ts';
 import { ditherTensor, quantizeTensor } from '../src/codec/quantizer.ts';
 import { movingMnistBatch } from '../src/data/moving-mnist.ts';
-import { main } from '../src/cli/main.ts';
+import { runCli } from './run-cli.ts';
 import { compressIFrames, decompressIFrames, loadIFrameModel } from '../src/models/compress.ts';
 import { decode, encode, initDecoder, initEncoder } from '../src/models/iframe.ts';
 import { evalCtx } from '../src/models/layers.ts';
@@ -56,14 +56,8 @@ test('the shipped default model matches its manifest sha256 and the demo writes 
   const entry = zooManifest().find((e) => e.default)!;
   assert.ok(entry, 'a default model is listed');
   const out = mkdtempSync(join(tmpdir(), 'rdpv-demo-'));
-  const log = console.log;
-  const lines: string[] = [];
-  console.log = (...a: unknown[]) => lines.push(a.join(' '));
-  try {
-    assert.equal(await main(['demo', '--count', '2', '--out', out]), 0);
-  } finally {
-    console.log = log;
-  }
+  const { code, out: lines } = await runCli(['demo', '--count', '2', '--out', out]);
+  assert.equal(code, 0);
   assert.equal(readRdpv(readFileSync(join(out, 'demo.rdpv'))).header.weightsSha256, entry.sha256);
   assert.deepEqual([...readFileSync(join(out, 'demo.png')).subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
   assert.ok(lines.some((l) => /mmse\s+decoder: per-pixel MSE \d/.test(l)), lines.join('\n'));

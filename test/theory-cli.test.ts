@@ -3,21 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../src/cli/main.ts';
+import { runCli } from './run-cli.ts';
 import { builtins } from '../src/theory/builtins.ts';
 
 /** Run the CLI, capturing stdout and stderr lines. */
 async function run(args: string[]): Promise<{ code: number; out: string; err: string[] }> {
-  const out: string[] = [], err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  try {
-    return { code: await main(['theory', ...args]), out: out.join('\n'), err };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
+  const r = await runCli(['theory', ...args]);
+  return { ...r, out: r.out.join('\n') };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'rdpv-theory-'));
