@@ -1,0 +1,24 @@
+/** The library's public API: one import for each stage of the pipeline. */
+export { initEngine, tf, type BackendName, type EngineOptions } from './engine/index.ts';
+export { UserError } from './errors.ts';
+export { Rng, uniformAt } from './rng.ts';
+
+export type { Split, VideoBatch } from './data/types.ts';
+export { mnistDigits } from './data/mnist.ts';
+export { movingMnistBatch, movingMnistTrajectory, type MotionMode, type MovingMnistOptions } from './data/moving-mnist.ts';
+export { KTH_ACTIONS, loadKth, type KthOptions } from './data/kth.ts';
+
+export { binWidth, decodeLatent, ditherAt, ditherTensor, encodeLatent, levels, quantizeTensor } from './codec/quantizer.ts';
+export { frameSpec, RATE_NAMES, type FrameSpec, type LatentSpec, type RateName } from './codec/rates.ts';
+export { packSymbols, unpackSymbols } from './codec/packing.ts';
+export { readRdpv, RdpvFormatError, writeRdpv, type RdpvHeader } from './codec/container.ts';
+export { packPayload, unpackPayload, type FramePayload } from './codec/payload.ts';
+
+export { compressIFrames, decompressIFrames, loadIFrameModel, type IFrameDecoderName, type IFrameModel } from './models/compress.ts';
+export { loadZooModel, zooManifest, type ZooEntry } from './models/zoo.ts';
+export { presets, type TrainConfig } from './train/presets.ts';
+export { runTraining } from './train/run.ts';
+
+export { transport, w2sq, type Law } from './theory/ot.ts';
+export { analyseFmd, analyseJoint } from './theory/discrete.ts';
+export { parseSpec, discreteModel, type TheorySpec } from './theory/format.ts';
