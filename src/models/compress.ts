@@ -7,9 +7,9 @@ import { tf } from '../engine/index.ts';
 import { readRdpv, writeRdpv, type RdpvHeader } from '../codec/container.ts';
 import { packPayload, unpackPayload } from '../codec/payload.ts';
 import { decodeLatent, encodeLatent } from '../codec/quantizer.ts';
-import { frameSpec, type RateName } from '../codec/rates.ts';
+import { isRateName, type RateName } from '../codec/rates.ts';
 import { UserError } from '../errors.ts';
-import { decode, encode, initDecoder, initEncoder, type DecoderParams, type EncoderParams, type IFrameConfig } from './iframe.ts';
+import { decode, encode, iframeConfigFor, initDecoder, initEncoder, type DecoderParams, type EncoderParams, type IFrameConfig } from './iframe.ts';
 import { evalCtx } from './layers.ts';
 import { assignParams, disposeParams } from './params.ts';
 import { decodeTensorFile } from './tensor-file.ts';
@@ -24,8 +24,7 @@ export interface IFrameModel {
   id: string;
   sha256: string;
   rate: RateName;
-  config: IFrameConfig;
-  levels: number;
+  config: IFrameConfig & { levels: number };
   enc: EncoderParams;
   decoders: Partial<Record<IFrameDecoderName, DecoderParams>>;
 }
@@ -42,10 +41,9 @@ export function loadIFrameModel(bytes: Uint8Array, source: string): IFrameModel 
   } catch {
     throw new UserError(`${source}: no training config in the file's metadata (not a model written by rdpv train?)`);
   }
-  const rate = train.rate as RateName;
-  const latent = frameSpec('I', rate).latents[0];
-  if (!Array.isArray(train.widths) || !latent) throw new UserError(`${source}: the metadata's config has no I-frame widths and rate`);
-  const config: IFrameConfig = { widths: train.widths as number[], size: FRAME, dims: latent.dims };
+  const rate = String(train.rate);
+  if (!Array.isArray(train.widths) || !isRateName(rate)) throw new UserError(`${source}: the metadata's config has no I-frame widths and rate`);
+  const config = iframeConfigFor(train.widths as number[], rate, FRAME);
   const enc = initEncoder(config, 0);
   assignParams(enc, arrays, source, 'enc');
   const decoders: IFrameModel['decoders'] = {};
@@ -56,7 +54,7 @@ export function loadIFrameModel(bytes: Uint8Array, source: string): IFrameModel 
     decoders[name] = dec;
   }
   if (!decoders.mmse) throw new UserError(`${source}: the file has no MMSE decoder ('dec.*' tensors)`);
-  return { id: metadata.preset ?? 'unnamed', sha256: sha256Hex(bytes), rate, config, levels: latent.levels, enc, decoders };
+  return { id: metadata.preset ?? 'unnamed', sha256: sha256Hex(bytes), rate, config, enc, decoders };
 }
 
 export function disposeIFrameModel(m: IFrameModel): void {
@@ -74,7 +72,7 @@ export function compressIFrames(m: IFrameModel, frames: Float32Array, seed: numb
     modelId: m.id, weightsSha256: m.sha256, width: FRAME, height: FRAME,
     frameCount: count, gop: 1, rates: Array<RateName>(count).fill(m.rate), ditherSeed: seed >>> 0,
   };
-  const payload = packPayload(header, Array.from({ length: count }, (_, j) => ({ symbols: encodeLatent(z.subarray(j * d, (j + 1) * d), m.levels, header.ditherSeed, j) })));
+  const payload = packPayload(header, Array.from({ length: count }, (_, j) => ({ symbols: encodeLatent(z.subarray(j * d, (j + 1) * d), m.config.levels, header.ditherSeed, j) })));
   return writeRdpv(header, payload);
 }
 
@@ -90,7 +88,7 @@ export function decompressIFrames(m: IFrameModel, bytes: Uint8Array, decoder: IF
   const dec = m.decoders[decoder];
   if (!dec) throw new UserError(`the model has no ${decoder} decoder`);
   const latents = new Float32Array(header.frameCount * m.config.dims);
-  unpackPayload(header, payload).forEach((f, j) => latents.set(decodeLatent(f.symbols, m.levels, header.ditherSeed, j), j * m.config.dims));
+  unpackPayload(header, payload).forEach((f, j) => latents.set(decodeLatent(f.symbols, m.config.levels, header.ditherSeed, j), j * m.config.dims));
   const frames = tf.tidy(() => decode(dec, m.config, tf.tensor2d(latents, [header.frameCount, m.config.dims]), evalCtx()).dataSync() as Float32Array);
   return { header, frames };
 }

@@ -6,6 +6,7 @@
  */
 import { tf } from '../engine/index.ts';
 import { quantizeTensor } from '../codec/quantizer.ts';
+import { frameSpec, type RateName } from '../codec/rates.ts';
 import {
   batchNorm, conv, convTranspose, dense, initBatchNorm, initConv, initDense, leakyRelu,
   type BatchNormParams, type ConvParams, type Ctx,
@@ -19,6 +20,13 @@ export interface IFrameConfig {
   size: number;
   /** Latent dimension d. */
   dims: number;
+}
+
+/** The I-frame codec at a rate: its latent layout comes from the codec's rate table. */
+export function iframeConfigFor(widths: number[], rate: RateName, size = 64): IFrameConfig & { levels: number } {
+  const latent = frameSpec('I', rate).latents[0];
+  if (!latent) throw new RangeError(`rate ${rate} has no I-frame latent`);
+  return { widths, size, dims: latent.dims, levels: latent.levels };
 }
 
 interface Block extends ParamTree {

@@ -5,11 +5,10 @@
  */
 import { tf } from '../engine/index.ts';
 import { binWidth, ditherTensor } from '../codec/quantizer.ts';
-import { frameSpec } from '../codec/rates.ts';
 import { movingMnistBatch } from '../data/moving-mnist.ts';
 import type { Split } from '../data/types.ts';
 import { critic, criticLoss, initCritic, updateSpectralNorms, type CriticParams } from '../models/critic.ts';
-import { decode, encode, initDecoder, initEncoder, quantizeLatent, type DecoderParams, type EncoderParams, type IFrameConfig } from '../models/iframe.ts';
+import { decode, encode, iframeConfigFor, initDecoder, initEncoder, quantizeLatent, type DecoderParams, type EncoderParams, type IFrameConfig } from '../models/iframe.ts';
 import { applyUpdates, evalCtx, trainCtx } from '../models/layers.ts';
 import { cloneParams, type ParamTree } from '../models/params.ts';
 import { Rng } from '../rng.ts';
@@ -23,11 +22,6 @@ const EPS_STREAM = 0x45505331;
 
 export type Losses = Record<string, number>;
 
-export function iframeConfig(c: TrainConfig): IFrameConfig & { levels: number } {
-  const latent = frameSpec('I', c.rate).latents[0];
-  if (!latent) throw new Error(`rate ${c.rate} has no I-frame latent`);
-  return { widths: c.widths, size: FRAME, dims: latent.dims, levels: latent.levels };
-}
 
 export function frames(c: TrainConfig, split: Split, start: number, batch: number): tf.Tensor4D {
   const b = movingMnistBatch({ split, seed: c.seed, frames: 1, mode: c.data.mode, digits: c.data.digits }, start, batch);
@@ -47,7 +41,7 @@ export class IFrameTrainer {
   private criticOpt?: Adam;
 
   constructor(readonly config: TrainConfig) {
-    this.model = iframeConfig(config);
+    this.model = iframeConfigFor(config.widths, config.rate, FRAME);
     this.enc = initEncoder(this.model, config.seed);
     this.dec = initDecoder(this.model, config.seed);
     if (config.stage === 'mse') this.codecOpt = new Adam({ enc: this.enc, dec: this.dec }, config.codecOptimizer);
