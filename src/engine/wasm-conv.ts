@@ -27,7 +27,7 @@ type Pad = 'valid' | 'same' | number | ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
 type Shape4 = [number, number, number, number];
 
-interface KernelArgs {
+export interface KernelArgs {
   inputs: Record<string, TensorInfo>;
   backend: BackendWasm;
   attrs: NamedAttrMap;
@@ -373,7 +373,8 @@ function depthwiseBackpropFilter({ inputs, backend, attrs }: KernelArgs): Tensor
   return scope.keep(scope.reshape(summed, [fh, fw, channels, multiplier]));
 }
 
-const kernel = (f: (args: KernelArgs) => TensorInfo): KernelFunc => f as unknown as KernelFunc;
+/** tfjs types kernel functions loosely; this is the one cast from our typed signatures. */
+export const kernel = (f: (args: KernelArgs) => TensorInfo): KernelFunc => f as unknown as KernelFunc;
 
 export const wasmConvKernels: KernelConfig[] = [
   { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: kernel(conv2DBackpropInput) },

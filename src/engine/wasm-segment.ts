@@ -1,5 +1,5 @@
-import { util, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
+import { kernel, type KernelArgs } from './wasm-conv.ts';
 import { WasmScope } from './wasm-scope.ts';
 
 /**
@@ -7,7 +7,7 @@ import { WasmScope } from './wasm-scope.ts';
  * which sums updates that share an index. ScatterNd does not bound-check, so ids are
  * checked here first.
  */
-function unsortedSegmentSum({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: BackendWasm; attrs: NamedAttrMap }): TensorInfo {
+function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const { x, segmentIds } = inputs;
   const numSegments = attrs.numSegments as number;
   const ids = backend.readSync(segmentIds.dataId) as Int32Array;
@@ -26,5 +26,5 @@ function unsortedSegmentSum({ inputs, backend, attrs }: { inputs: Record<string,
 }
 
 export const wasmSegmentKernels: KernelConfig[] = [
-  { kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as unknown as KernelFunc },
+  { kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: kernel(unsortedSegmentSum) },
 ];

@@ -15,8 +15,6 @@ import { assignParams, disposeParams } from './params.ts';
 import { decodeTensorFile } from './tensor-file.ts';
 import { sha256Hex } from './weights-io.ts';
 
-const FRAME = 64;
-
 /** Which decoder reads the representation: the MMSE one, or the perception (0-PLF-FMD) one. */
 export type IFrameDecoderName = 'mmse' | 'perception';
 
@@ -43,7 +41,7 @@ export function loadIFrameModel(bytes: Uint8Array, source: string): IFrameModel 
   }
   const rate = String(train.rate);
   if (!Array.isArray(train.widths) || !isRateName(rate)) throw new UserError(`${source}: the metadata's config has no I-frame widths and rate`);
-  const config = iframeConfigFor(train.widths as number[], rate, FRAME);
+  const config = iframeConfigFor(train.widths as number[], rate);
   const enc = initEncoder(config, 0);
   assignParams(enc, arrays, source, 'enc');
   const decoders: IFrameModel['decoders'] = {};
@@ -62,21 +60,22 @@ export function disposeIFrameModel(m: IFrameModel): void {
   for (const d of Object.values(m.decoders)) disposeParams(d);
 }
 
-/** Frames [N, 64, 64] in [0, 1], row-major, to an .rdpv file of N I-frames (GOP 1) with dither seed `seed`. */
+/** Frames [N, size, size] in [0, 1], row-major, to an .rdpv file of N I-frames (GOP 1) with dither seed `seed`. */
 export function compressIFrames(m: IFrameModel, frames: Float32Array, seed: number): Uint8Array {
-  const count = frames.length / (FRAME * FRAME);
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`expected whole 64x64 frames, got ${frames.length} values`);
+  const size = m.config.size;
+  const count = frames.length / (size * size);
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`expected whole ${size}x${size} frames, got ${frames.length} values`);
   const d = m.config.dims;
-  const z = tf.tidy(() => encode(m.enc, tf.tensor4d(frames, [count, FRAME, FRAME, 1]), evalCtx()).dataSync() as Float32Array);
+  const z = tf.tidy(() => encode(m.enc, tf.tensor4d(frames, [count, size, size, 1]), evalCtx()).dataSync() as Float32Array);
   const header: RdpvHeader = {
-    modelId: m.id, weightsSha256: m.sha256, width: FRAME, height: FRAME,
+    modelId: m.id, weightsSha256: m.sha256, width: size, height: size,
     frameCount: count, gop: 1, rates: Array<RateName>(count).fill(m.rate), ditherSeed: seed >>> 0,
   };
   const payload = packPayload(header, Array.from({ length: count }, (_, j) => ({ symbols: encodeLatent(z.subarray(j * d, (j + 1) * d), m.config.levels, header.ditherSeed, j) })));
   return writeRdpv(header, payload);
 }
 
-/** Decode every frame of a file made by `compressIFrames` with the chosen decoder: [N, 64, 64] in [0, 1]. */
+/** Decode every frame of a file made by `compressIFrames` with the chosen decoder: [N, size, size] in [0, 1]. */
 export function decompressIFrames(m: IFrameModel, bytes: Uint8Array, decoder: IFrameDecoderName): { header: RdpvHeader; frames: Float32Array } {
   const { header, payload } = readRdpv(bytes);
   if (header.weightsSha256 !== m.sha256) {

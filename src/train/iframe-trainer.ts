@@ -5,7 +5,7 @@
  */
 import { tf } from '../engine/index.ts';
 import { binWidth, ditherTensor } from '../codec/quantizer.ts';
-import { movingMnistBatch } from '../data/moving-mnist.ts';
+import { CANVAS as FRAME, movingMnistBatch } from '../data/moving-mnist.ts';
 import type { Split } from '../data/types.ts';
 import { critic, criticLoss, initCritic, updateSpectralNorms, type CriticParams } from '../models/critic.ts';
 import { decode, encode, iframeConfigFor, initDecoder, initEncoder, quantizeLatent, type DecoderParams, type EncoderParams, type IFrameConfig } from '../models/iframe.ts';
@@ -15,7 +15,6 @@ import { Rng } from '../rng.ts';
 import { Adam } from './adam.ts';
 import type { TrainConfig } from './presets.ts';
 
-const FRAME = 64;
 // Stream tags keep the trainer's random numbers apart from each other and from the data's.
 const DITHER_STREAM = 0x44495448;
 const EPS_STREAM = 0x45505331;
