@@ -27,7 +27,7 @@ test('I-frame codec maps frames to tanh latents and back to frames in (0,1) of t
   // L=2: levels {-1, 1}; the decoder sees level - u
   const lv = levels(2);
   assert.ok(Array.from(zq.dataSync()).every((v) => lv.some((c) => Math.abs(c - 0.3 - v) < 1e-6)));
-  const x = decode(dec, cfg, zq, evalCtx());
+  const x = decode(dec, cfg, zq, u, evalCtx());
   assert.deepEqual(x.shape, [3, 16, 16, 1]);
   assert.ok(x.dataSync().every((v) => v > 0 && v < 1));
   assert.equal(binWidth(2), 2);
@@ -49,7 +49,7 @@ test('quantizer in train mode passes gradient to every encoder weight', () => {
   const u = tf.fill([4, 12], 0.1) as tf.Tensor2D;
   const { grads } = tf.variableGrads(() => {
     const ctx = trainCtx();
-    const y = decode(dec, cfg, quantizeLatent(encode(enc, x, ctx), u, 2, 'train'), ctx);
+    const y = decode(dec, cfg, quantizeLatent(encode(enc, x, ctx), u, 2, 'train'), u, ctx);
     return tf.mean(tf.squaredDifference(y, x)) as tf.Scalar;
   }, trainableVariables(enc));
   for (const [name, g] of Object.entries(grads)) assert.ok(tf.max(tf.abs(g)).dataSync()[0]! > 0, `zero gradient for ${name}`);

@@ -6,7 +6,7 @@
 import { tf } from '../engine/index.ts';
 import { readRdpv, writeRdpv, type RdpvHeader } from '../codec/container.ts';
 import { packPayload, unpackPayload } from '../codec/payload.ts';
-import { decodeLatent, encodeLatent } from '../codec/quantizer.ts';
+import { decodeLatent, ditherAt, encodeLatent } from '../codec/quantizer.ts';
 import { isRateName, type RateName } from '../codec/rates.ts';
 import { UserError } from '../errors.ts';
 import { decode, encode, iframeConfigFor, initDecoder, initEncoder, type DecoderParams, type EncoderParams, type IFrameConfig } from './iframe.ts';
@@ -86,8 +86,14 @@ export function decompressIFrames(m: IFrameModel, bytes: Uint8Array, decoder: IF
   }
   const dec = m.decoders[decoder];
   if (!dec) throw new UserError(`the model has no ${decoder} decoder`);
-  const latents = new Float32Array(header.frameCount * m.config.dims);
-  unpackPayload(header, payload).forEach((f, j) => latents.set(decodeLatent(f.symbols, m.config.levels, header.ditherSeed, j), j * m.config.dims));
-  const frames = tf.tidy(() => decode(dec, m.config, tf.tensor2d(latents, [header.frameCount, m.config.dims]), evalCtx()).dataSync() as Float32Array);
+  const { dims, levels } = m.config;
+  const shape: [number, number] = [header.frameCount, dims];
+  const latents = new Float32Array(header.frameCount * dims);
+  const dither = new Float32Array(header.frameCount * dims);
+  unpackPayload(header, payload).forEach((f, j) => {
+    latents.set(decodeLatent(f.symbols, levels, header.ditherSeed, j), j * dims);
+    for (let i = 0; i < dims; i++) dither[j * dims + i] = ditherAt(header.ditherSeed, j, i, levels);
+  });
+  const frames = tf.tidy(() => decode(dec, m.config, tf.tensor2d(latents, shape), tf.tensor2d(dither, shape), evalCtx()).dataSync() as Float32Array);
   return { header, frames };
 }

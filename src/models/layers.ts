@@ -71,8 +71,8 @@ export interface BatchNormParams extends ParamTree {
   variance: tf.Variable;
 }
 
-export function initBatchNorm(channels: number): BatchNormParams {
-  return { gamma: constVar([channels], 1), beta: constVar([channels], 0), mean: constVar([channels], 0, false), variance: constVar([channels], 1, false) };
+export function initBatchNorm(channels: number, gamma = 1): BatchNormParams {
+  return { gamma: constVar([channels], gamma), beta: constVar([channels], 0), mean: constVar([channels], 0, false), variance: constVar([channels], 1, false) };
 }
 
 const BN_EPS = 1e-5;

@@ -83,7 +83,7 @@ export class IFrameTrainer {
       if (c.stage === 'mse') {
         const ctx = trainCtx();
         const { value, grads } = tf.variableGrads(() => {
-          const y = decode(this.dec, this.model, quantizeLatent(encode(this.enc, x, ctx), u, this.model.levels, 'train'), ctx);
+          const y = decode(this.dec, this.model, quantizeLatent(encode(this.enc, x, ctx), u, this.model.levels, 'train'), u, ctx);
           return tf.mul(mse(y, x), poison) as tf.Scalar;
         }, this.codecOpt.variables());
         this.codecOpt.apply(grads, c.lrDropAt !== undefined && step >= c.lrDropAt ? 0.1 : 1);
@@ -104,7 +104,7 @@ export class IFrameTrainer {
     const eps = tf.tensor4d(Float32Array.from({ length: c.batch }, () => rng.uniform()), [c.batch, 1, 1, 1]);
     // The critic's fake batch, in the same (training) BatchNorm mode as the decoder update below.
     const fakeCtx = trainCtx();
-    const fake = decode(pdec, this.model, zq, fakeCtx);
+    const fake = decode(pdec, this.model, zq, u, fakeCtx);
     applyUpdates(fakeCtx, false);
     updateSpectralNorms(crit);
     let w1 = 0;
@@ -119,7 +119,7 @@ export class IFrameTrainer {
       const ctx = trainCtx();
       let d = 0;
       const dec = tf.variableGrads(() => {
-        const y = decode(pdec, this.model, zq, ctx);
+        const y = decode(pdec, this.model, zq, u, ctx);
         const m = mse(y, x);
         d = m.dataSync()[0]!;
         return tf.add(m, tf.mul(tf.neg(tf.mean(critic(crit, y))), c.lambda)) as tf.Scalar;
@@ -148,7 +148,7 @@ export class IFrameTrainer {
         if (this.pdec) decoders.push(['perception', this.pdec]);
         const realScore = this.critic ? tf.mean(critic(this.critic, x)).dataSync()[0]! : 0;
         for (const [name, p] of decoders) {
-          const y = decode(p, this.model, zq, evalCtx());
+          const y = decode(p, this.model, zq, u, evalCtx());
           add(`${name}_mse`, mse(y, x).dataSync()[0]!, n);
           if (this.critic) add(`${name}_w1`, realScore - tf.mean(critic(this.critic, y)).dataSync()[0]!, n);
         }
