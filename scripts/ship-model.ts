@@ -1,7 +1,9 @@
 /**
  * Copy a finished training run's model into models/ and record it in models/manifest.json:
- *   node --import tsx scripts/ship-model.ts RUN_DIR NAME "COMMAND" ["COMMAND" ...] [--default]
- * The metrics and sha256 come from the run's own result.json and file, never typed by hand.
+ *   node --import tsx scripts/ship-model.ts RUN_DIR NAME "COMMAND" [...] [--stage1 RUN_DIR] [--default]
+ * RUN_DIR is the run that wrote the model; --stage1 names the MSE run a perception run started
+ * from, so the manifest's training time covers both stages. The metrics, times and sha256 come
+ * from the runs' own result.json files and the copied file, never typed by hand.
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,12 +12,16 @@ import { ZOO_DIR, zooManifest, type ZooEntry } from '../src/models/zoo.ts';
 
 const args = process.argv.slice(2);
 const isDefault = args.includes('--default');
-const [runDir, name, ...commands] = args.filter((a) => a !== '--default');
-if (!runDir || !name || commands.length === 0) {
-  console.error('usage: ship-model.ts RUN_DIR NAME "COMMAND" [...] [--default]');
+const at = args.indexOf('--stage1');
+const stage1Dir = at >= 0 ? args[at + 1] : undefined;
+const [runDir, name, ...commands] = args.filter((a, i) => a !== '--default' && (at < 0 || (i !== at && i !== at + 1)));
+if (!runDir || !name || commands.length === 0 || (at >= 0 && !stage1Dir)) {
+  console.error('usage: ship-model.ts RUN_DIR NAME "COMMAND" [...] [--stage1 RUN_DIR] [--default]');
   process.exit(2);
 }
-const result = JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8'));
+const readResult = (dir: string) => JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'));
+const result = readResult(runDir);
+const stages = [...(stage1Dir ? [readResult(stage1Dir)] : []), result].map((r) => ({ preset: r.preset, steps: r.steps, train_seconds: r.train_seconds }));
 const file = `${name}.safetensors`;
 copyFileSync(result.model, join(ZOO_DIR, file));
 const sha256 = sha256Hex(readFileSync(join(ZOO_DIR, file)));
@@ -29,7 +35,7 @@ try {
 if (isDefault) for (const e of models) delete e.default;
 models.push({
   name, file, sha256, ...(isDefault ? { default: true } : {}), commands,
-  preset: result.preset, steps: result.steps, train_seconds: result.train_seconds, metrics: result.metrics,
+  preset: result.preset, stages, train_seconds: Number(stages.reduce((t, st) => t + st.train_seconds, 0).toFixed(1)), metrics: result.metrics,
 });
 writeFileSync(join(ZOO_DIR, 'manifest.json'), JSON.stringify({ models }, null, 2) + '\n');
 console.log(`${file} sha256 ${sha256} recorded in models/manifest.json`);

@@ -2,7 +2,8 @@
 
 Encoder: four 4x4 stride-2 convs (1-64-128-256-512) with BatchNorm and LeakyReLU 0.2, a 4x4
 valid conv to 12 latents with BatchNorm and tanh; dithered quantizer with L=2 (hard forward,
-soft-quantizer gradient); mirrored transposed-conv decoder with a sigmoid; Adam 1e-3.
+soft-quantizer gradient); mirrored transposed-conv decoder reading the quantized level and the
+dither as 24 input channels, with a sigmoid; Adam 1e-3.
 Input: uniform random frames (speed does not depend on content).
 Prints one JSON line: samples/s from the median step time.
 Usage: python3 train_iframe.py [steps] [batch]
@@ -32,7 +33,7 @@ for cin, cout in zip([1] + widths[:-1], widths):
     enc += block(nn.Conv2d(cin, cout, 4, 2, 1), cout)
 enc += [nn.Conv2d(widths[-1], dims, 4, 1, 0), nn.BatchNorm2d(dims), nn.Tanh()]
 rev = widths[::-1]
-dec = block(nn.ConvTranspose2d(dims, rev[0], 4, 1, 0), rev[0])
+dec = block(nn.ConvTranspose2d(2 * dims, rev[0], 4, 1, 0), rev[0])
 for cin, cout in zip(rev[:-1], rev[1:]):
     dec += block(nn.ConvTranspose2d(cin, cout, 4, 2, 1), cout)
 dec += [nn.ConvTranspose2d(widths[0], 1, 4, 2, 1), nn.Sigmoid()]
@@ -46,7 +47,8 @@ def quantize(z):
     x = z + u
     hard = centers[torch.argmin((x.unsqueeze(-1) - centers).abs(), dim=-1)]
     soft = (torch.softmax(-(x.unsqueeze(-1) - centers).abs(), dim=-1) * centers).sum(-1)
-    return soft + (hard - soft).detach() - u
+    level = soft + (hard - soft).detach()
+    return torch.cat([level, u], dim=1)
 
 
 params = list(encoder.parameters()) + list(decoder.parameters())

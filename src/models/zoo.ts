@@ -17,8 +17,11 @@ export interface ZooEntry {
   default?: boolean;
   /** The commands that produced the file, in order. */
   commands: string[];
+  /** The preset of the last command. */
   preset: string;
-  steps: number;
+  /** Each training run behind the file (MSE stage, then perception stage), in order. */
+  stages: { preset: string; steps: number; train_seconds: number }[];
+  /** Total over the stages. */
   train_seconds: number;
   metrics: Record<string, number>;
 }
