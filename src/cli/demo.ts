@@ -4,7 +4,7 @@ import { movingMnistBatch } from '../data/moving-mnist.ts';
 import { previewPng } from '../data/preview.ts';
 import { initEngine } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
-import { compressIFrames, decompressIFrames, disposeIFrameModel, type IFrameDecoderName } from '../models/compress.ts';
+import { compressIFrames, criticW1, decompressIFrames, disposeIFrameModel, type IFrameDecoderName } from '../models/compress.ts';
 import { loadZooModel } from '../models/zoo.ts';
 import { numberFlag, parseFlags } from './args.ts';
 import type { Command } from './commands.ts';
@@ -12,7 +12,9 @@ import type { Command } from './commands.ts';
 const HELP = `usage: rdpv demo [--count N] [--seed S] [--out DIR] [--model NAME]
 Compresses the first frame of N MovingMNIST test sequences with the shipped I-frame model into
 DIR/demo.rdpv, reads the file back, decodes it with the MMSE and the perception (0-PLF-FMD)
-decoders, prints the size and distortions, and writes DIR/demo.png (rows: source, MMSE, perception).`;
+decoders, prints the size, the distortions and the model critic's W1 estimates (mean critic score
+of the source frames minus that of the decoded ones), and writes DIR/demo.png (rows: source,
+MMSE, perception).`;
 
 const mse = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0) / a.length;
 
@@ -45,7 +47,8 @@ export default {
       for (const name of Object.keys(model.decoders) as IFrameDecoderName[]) {
         const { frames } = decompressIFrames(model, bytes, name);
         rows.push(frames);
-        console.log(`${name.padEnd(10)} decoder: per-pixel MSE ${mse(frames, source).toFixed(5)}`);
+        const w1 = model.critic ? `, W1 estimate ${criticW1(model, source, frames).toFixed(3)}` : '';
+        console.log(`${name.padEnd(10)} decoder: per-pixel MSE ${mse(frames, source).toFixed(5)}${w1}`);
       }
       const grid = new Float32Array(rows.length * source.length);
       rows.forEach((r, i) => grid.set(r, i * source.length));

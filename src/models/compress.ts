@@ -9,6 +9,7 @@ import { packPayload, unpackPayload } from '../codec/payload.ts';
 import { decodeLatent, ditherAt, encodeLatent } from '../codec/quantizer.ts';
 import { isRateName, type RateName } from '../codec/rates.ts';
 import { UserError } from '../errors.ts';
+import { critic, initCritic, type CriticParams } from './critic.ts';
 import { decode, encode, iframeConfigFor, initDecoder, initEncoder, type DecoderParams, type EncoderParams, type IFrameConfig } from './iframe.ts';
 import { evalCtx } from './layers.ts';
 import { assignParams, disposeParams } from './params.ts';
@@ -25,6 +26,8 @@ export interface IFrameModel {
   config: IFrameConfig & { levels: number };
   enc: EncoderParams;
   decoders: Partial<Record<IFrameDecoderName, DecoderParams>>;
+  /** The perception stage's marginal critic, when the file has one: it scores realism (W1 estimates). */
+  critic?: CriticParams;
 }
 
 /**
@@ -33,7 +36,7 @@ export interface IFrameModel {
  */
 export function loadIFrameModel(bytes: Uint8Array, source: string): IFrameModel {
   const { arrays, metadata } = decodeTensorFile(bytes, source);
-  let train: { widths?: unknown; rate?: unknown };
+  let train: { widths?: unknown; rate?: unknown; criticWidths?: unknown; spectralNorm?: unknown };
   try {
     train = JSON.parse(metadata.config ?? '');
   } catch {
@@ -52,12 +55,30 @@ export function loadIFrameModel(bytes: Uint8Array, source: string): IFrameModel 
     decoders[name] = dec;
   }
   if (!decoders.mmse) throw new UserError(`${source}: the file has no MMSE decoder ('dec.*' tensors)`);
-  return { id: metadata.preset ?? 'unnamed', sha256: sha256Hex(bytes), rate, config, enc, decoders };
+  let critic: CriticParams | undefined;
+  if ([...arrays.keys()].some((k) => k.startsWith('critic.'))) {
+    if (!Array.isArray(train.criticWidths)) throw new UserError(`${source}: the file has a critic but its config has no criticWidths`);
+    critic = initCritic({ widths: train.criticWidths as number[], size: config.size, frames: 1, spectralNorm: train.spectralNorm === true }, 0);
+    assignParams(critic, arrays, source, 'critic');
+  }
+  return { id: metadata.preset ?? 'unnamed', sha256: sha256Hex(bytes), rate, config, enc, decoders, critic };
 }
 
 export function disposeIFrameModel(m: IFrameModel): void {
   disposeParams(m.enc);
   for (const d of Object.values(m.decoders)) disposeParams(d);
+  if (m.critic) disposeParams(m.critic);
+}
+
+/**
+ * The model's critic's W1 estimate between frames and their reconstructions (both [N, size,
+ * size] in [0, 1]): mean score of the real frames minus that of the reconstructions.
+ */
+export function criticW1(m: IFrameModel, real: Float32Array, decoded: Float32Array): number {
+  if (!m.critic) throw new UserError('the model has no critic (only perception-stage files carry one)');
+  const { size } = m.config;
+  const shape: [number, number, number, number] = [real.length / (size * size), size, size, 1];
+  return tf.tidy(() => tf.sub(tf.mean(critic(m.critic!, tf.tensor4d(real, shape))), tf.mean(critic(m.critic!, tf.tensor4d(decoded, shape)))).dataSync()[0]!);
 }
 
 /** Frames [N, size, size] in [0, 1], row-major, to an .rdpv file of N I-frames (GOP 1) with dither seed `seed`. */
