@@ -27,23 +27,30 @@ export function trainableVariables(tree: ParamTree): tf.Variable[] {
   return flattenParams(tree).map(([, v]) => v).filter((v) => v.trainable);
 }
 
+/** A variable holding `t`'s values; `t` itself is disposed (tf.variable keeps it alive otherwise). */
+function own(t: tf.Tensor, trainable: boolean): tf.Variable {
+  const v = tf.variable(t, trainable);
+  t.dispose();
+  return v;
+}
+
 /** Seeded initializers: each call site passes its own key so inits do not depend on call order. */
 export function normalVar(shape: number[], std: number, seed: number, key: number, trainable = true): tf.Variable {
   const rng = new Rng(seed, key);
   const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
   for (let i = 0; i < values.length; i++) values[i] = rng.normal() * std;
-  return tf.variable(tf.tensor(values, shape), trainable);
+  return own(tf.tensor(values, shape), trainable);
 }
 
 export function constVar(shape: number[], value: number, trainable = true): tf.Variable {
-  return tf.variable(tf.fill(shape, value), trainable);
+  return own(tf.fill(shape, value), trainable);
 }
 
 /** Copy the current values of a record into fresh variables (trainability kept). */
 export function cloneParams<T extends ParamTree>(tree: T): T {
   const out: ParamTree = {};
   for (const [key, value] of Object.entries(tree)) {
-    out[key] = value instanceof tf.Variable ? tf.variable(value.clone(), value.trainable) : cloneParams(value);
+    out[key] = value instanceof tf.Variable ? own(value.clone(), value.trainable) : cloneParams(value);
   }
   return out as T;
 }

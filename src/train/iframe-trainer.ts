@@ -9,6 +9,7 @@ import { CANVAS as FRAME, movingMnistBatch } from '../data/moving-mnist.ts';
 import type { Split } from '../data/types.ts';
 import { critic, criticLoss, initCritic, updateSpectralNorms, type CriticParams } from '../models/critic.ts';
 import { decode, encode, iframeConfigFor, initDecoder, initEncoder, quantizeLatent, type DecoderParams, type EncoderParams, type IFrameConfig } from '../models/iframe.ts';
+import { judgeW1 } from '../eval/judge.ts';
 import { applyUpdates, evalCtx, trainCtx } from '../models/layers.ts';
 import { cloneParams, type ParamTree } from '../models/params.ts';
 import { Rng } from '../rng.ts';
@@ -18,6 +19,8 @@ import type { TrainConfig } from './presets.ts';
 // Stream tags keep the trainer's random numbers apart from each other and from the data's.
 const DITHER_STREAM = 0x44495448;
 const EPS_STREAM = 0x45505331;
+/** The judge critics' seed offset from the run's seed. */
+const JUDGE_SEED = 1000;
 
 export type Losses = Record<string, number>;
 
@@ -144,16 +147,38 @@ export class IFrameTrainer {
         const x = frames(this.config, 'test', start, n);
         const u = ditherTensor(this.config.seed, start, [n, this.model.dims], this.model.levels) as tf.Tensor2D;
         const zq = quantizeLatent(encode(this.enc, x, evalCtx()), u, this.model.levels, 'hard');
-        const decoders: [string, DecoderParams][] = [['mmse', this.dec]];
-        if (this.pdec) decoders.push(['perception', this.pdec]);
         const realScore = this.critic ? tf.mean(critic(this.critic, x)).dataSync()[0]! : 0;
-        for (const [name, p] of decoders) {
+        for (const [name, p] of this.decoders()) {
           const y = decode(p, this.model, zq, u, evalCtx());
           add(`${name}_mse`, mse(y, x).dataSync()[0]!, n);
           if (this.critic) add(`${name}_w1`, realScore - tf.mean(critic(this.critic, y)).dataSync()[0]!, n);
         }
       });
     }
-    return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / samples]));
+    const scores = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / samples]));
+    if (this.config.judgeSteps > 0) for (const [name, p] of this.decoders()) scores[`${name}_judge_w1`] = this.judge(p, samples);
+    return scores;
+  }
+
+  private decoders(): [string, DecoderParams][] {
+    return this.pdec ? [['mmse', this.dec], ['perception', this.pdec]] : [['mmse', this.dec]];
+  }
+
+  /** The judge's W1 estimate for one decoder: trained on test frames from index 2^20 on, scored on the first `samples`. */
+  private judge(dec: DecoderParams, samples: number): number {
+    const c = this.config;
+    const m = this.model;
+    return judgeW1(
+      { widths: c.criticWidths, size: m.size, spectralNorm: c.spectralNorm, steps: c.judgeSteps, batch: c.batch, seed: c.seed + JUDGE_SEED, optimizer: c.criticOptimizer },
+      {
+        real: (start, n) => frames(c, 'test', start, n),
+        fake: (x, start) => {
+          const u = ditherTensor(c.seed, start, [x.shape[0], m.dims], m.levels) as tf.Tensor2D;
+          return decode(dec, m, quantizeLatent(encode(this.enc, x, evalCtx()), u, m.levels, 'hard'), u, evalCtx());
+        },
+        trainFrom: 1 << 20,
+        heldOut: samples,
+      },
+    );
   }
 }

@@ -32,6 +32,8 @@ export interface TrainConfig {
   logEvery: number;
   /** Test sequences scored at the end (MSE per decoder, critic W1 estimate). */
   evalSamples: number;
+  /** Steps of the fresh judge critic trained per decoder at the end (src/eval/judge.ts); 0: none. */
+  judgeSteps: number;
   /** Fault injection for tests: the loss becomes NaN at this step. */
   nanAtStep?: number;
 }
@@ -60,6 +62,7 @@ const base: Omit<TrainConfig, 'widths' | 'criticWidths' | 'steps' | 'batch'> = {
   checkpointEvery: 500,
   logEvery: 50,
   evalSamples: 1024,
+  judgeSteps: 0,
 };
 
 const mse = (widths: number[], criticWidths: number[], batch: number, steps: number): TrainConfig => ({ ...base, widths, criticWidths, batch, steps });
@@ -79,9 +82,9 @@ Object.assign(presets_, {
 Object.assign(presets_, {
   // A decoder update every step: with every other step (the base) the critic stayed ahead and the
   // perception output kept 44% of the MMSE output's W1; with every step 23% (docs/results/iframe.md).
-  'iframe-cpu-perception': { ...perception('iframe-cpu-mse', 0.05, 1500), criticPerDecoder: 1 },
+  'iframe-cpu-perception': { ...perception('iframe-cpu-mse', 0.05, 1500), criticPerDecoder: 1, judgeSteps: 500 },
   'iframe-paper-perception': perception('iframe-paper-mse', 0.05, 10000),
-  'tiny-perception': perception('tiny-mse', 0.05, 8),
+  'tiny-perception': { ...perception('tiny-mse', 0.05, 8), judgeSteps: 2 },
   'tiny-nan': { ...presets_['tiny-mse']!, nanAtStep: 5 },
 });
 
