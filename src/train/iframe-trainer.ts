@@ -145,8 +145,7 @@ export class IFrameTrainer {
       const n = Math.min(this.config.batch, samples - start);
       tf.tidy(() => {
         const x = frames(this.config, 'test', start, n);
-        const u = ditherTensor(this.config.seed, start, [n, this.model.dims], this.model.levels) as tf.Tensor2D;
-        const zq = quantizeLatent(encode(this.enc, x, evalCtx()), u, this.model.levels, 'hard');
+        const { zq, u } = this.received(x, start);
         const realScore = this.critic ? tf.mean(critic(this.critic, x)).dataSync()[0]! : 0;
         for (const [name, p] of this.decoders()) {
           const y = decode(p, this.model, zq, u, evalCtx());
@@ -158,6 +157,12 @@ export class IFrameTrainer {
     const scores = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / samples]));
     if (this.config.judgeSteps > 0) for (const [name, p] of this.decoders()) scores[`${name}_judge_w1`] = this.judge(p, samples);
     return scores;
+  }
+
+  /** What the decoders receive for test frames x from index `start`: the file dither and the hard-quantized latent. */
+  private received(x: tf.Tensor4D, start: number): { zq: tf.Tensor2D; u: tf.Tensor2D } {
+    const u = ditherTensor(this.config.seed, start, [x.shape[0], this.model.dims], this.model.levels) as tf.Tensor2D;
+    return { zq: quantizeLatent(encode(this.enc, x, evalCtx()), u, this.model.levels, 'hard'), u };
   }
 
   private decoders(): [string, DecoderParams][] {
@@ -173,8 +178,8 @@ export class IFrameTrainer {
       {
         real: (start, n) => frames(c, 'test', start, n),
         fake: (x, start) => {
-          const u = ditherTensor(c.seed, start, [x.shape[0], m.dims], m.levels) as tf.Tensor2D;
-          return decode(dec, m, quantizeLatent(encode(this.enc, x, evalCtx()), u, m.levels, 'hard'), u, evalCtx());
+          const { zq, u } = this.received(x, start);
+          return decode(dec, m, zq, u, evalCtx());
         },
         trainFrom: 1 << 20,
         heldOut: samples,
