@@ -7,16 +7,21 @@
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseFlags } from '../src/cli/args.ts';
 import { sha256Hex } from '../src/models/weights-io.ts';
 import { ZOO_DIR, zooManifest, type ZooEntry } from '../src/models/zoo.ts';
 
-const args = process.argv.slice(2);
-const isDefault = args.includes('--default');
-const at = args.indexOf('--stage1');
-const stage1Dir = at >= 0 ? args[at + 1] : undefined;
-const [runDir, name, ...commands] = args.filter((a, i) => a !== '--default' && (at < 0 || (i !== at && i !== at + 1)));
-if (!runDir || !name || commands.length === 0 || (at >= 0 && !stage1Dir)) {
-  console.error('usage: ship-model.ts RUN_DIR NAME "COMMAND" [...] [--stage1 RUN_DIR] [--default]');
+const USAGE = 'usage: ship-model.ts RUN_DIR NAME "COMMAND" [...] [--stage1 RUN_DIR] [--default]';
+let flags;
+try {
+  flags = parseFlags(process.argv.slice(2), { stage1: { type: 'string' }, default: { type: 'boolean' } }, true);
+} catch (e) {
+  console.error(`${(e as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+const { values: { stage1: stage1Dir, default: isDefault }, positionals: [runDir, name, ...commands] } = flags;
+if (!runDir || !name || commands.length === 0) {
+  console.error(USAGE);
   process.exit(2);
 }
 const readResult = (dir: string) => JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'));

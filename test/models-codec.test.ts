@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine, tf } from '../src/engine/index.ts';
-import { binWidth, levels } from '../src/codec/quantizer.ts';
+import { binWidth, levels, quantizeTensor } from '../src/codec/quantizer.ts';
 import { critic, criticLoss, initCritic, updateSpectralNorms } from '../src/models/critic.ts';
-import { decode, encode, initDecoder, initEncoder, quantizeLatent, type IFrameConfig } from '../src/models/iframe.ts';
+import { decode, encode, initDecoder, initEncoder, type IFrameConfig } from '../src/models/iframe.ts';
 import { evalCtx, trainCtx } from '../src/models/layers.ts';
 import { flattenParams, trainableVariables } from '../src/models/params.ts';
 import { Rng } from '../src/rng.ts';
@@ -23,7 +23,7 @@ test('I-frame codec maps frames to tanh latents and back to frames in (0,1) of t
   assert.deepEqual(z.shape, [3, 12]);
   assert.ok(z.dataSync().every((v) => v > -1 && v < 1));
   const u = tf.fill([3, 12], 0.3) as tf.Tensor2D;
-  const zq = quantizeLatent(z, u, 2, 'hard');
+  const zq = quantizeTensor(z, u, 2, 'hard');
   // L=2: levels {-1, 1}; the decoder sees level - u
   const lv = levels(2);
   assert.ok(Array.from(zq.dataSync()).every((v) => lv.some((c) => Math.abs(c - 0.3 - v) < 1e-6)));
@@ -49,7 +49,7 @@ test('quantizer in train mode passes gradient to every encoder weight', () => {
   const u = tf.fill([4, 12], 0.1) as tf.Tensor2D;
   const { grads } = tf.variableGrads(() => {
     const ctx = trainCtx();
-    const y = decode(dec, cfg, quantizeLatent(encode(enc, x, ctx), u, 2, 'train'), u, ctx);
+    const y = decode(dec, cfg, quantizeTensor(encode(enc, x, ctx), u, 2, 'train'), u, ctx);
     return tf.mean(tf.squaredDifference(y, x)) as tf.Scalar;
   }, trainableVariables(enc));
   for (const [name, g] of Object.entries(grads)) assert.ok(tf.max(tf.abs(g)).dataSync()[0]! > 0, `zero gradient for ${name}`);

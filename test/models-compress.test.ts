@@ -39,7 +39,7 @@ test('a compressed file decodes to what the model computes with the same dither,
     const want = tf.tidy(() => {
       const z = encode(model.enc, tf.tensor4d(frames, [3, 64, 64, 1]), evalCtx());
       const u = tf.concat([0, 1, 2].map((j) => ditherTensor(77, j, [1, 12], 2))) as tf.Tensor2D;
-      return decode(model.decoders[name]!, config, quantizeTensor(z, u, 2, 'hard') as tf.Tensor2D, u, evalCtx()).dataSync();
+      return decode(model.decoders[name]!, config, quantizeTensor(z, u, 2, 'hard'), u, evalCtx()).dataSync();
     });
     assert.equal(got.length, want.length);
     for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) < 1e-6, `${name} pixel ${i}`);

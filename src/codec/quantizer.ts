@@ -117,9 +117,9 @@ function softQuantizerSlope(x: tf.Tensor, L: number): tf.Tensor {
  *   The soft slope is chosen over additive noise so that the forward pass the decoder
  *   trains on is exactly the one it meets at test time.
  */
-export function quantizeTensor(z: tf.Tensor, u: tf.Tensor, L: number, mode: 'hard' | 'train'): tf.Tensor {
+export function quantizeTensor<T extends tf.Tensor>(z: T, u: tf.Tensor, L: number, mode: 'hard' | 'train'): T {
   checkLevels(L);
-  if (mode === 'hard') return hardQuantize(z, u, L);
+  if (mode === 'hard') return hardQuantize(z, u, L) as T;
   // save() keeps z and u alive until the backward pass (tf.grad disposes forward intermediates).
   const quantize = tf.customGrad((zIn, save) => {
     const zt = zIn as tf.Tensor;
@@ -129,5 +129,5 @@ export function quantizeTensor(z: tf.Tensor, u: tf.Tensor, L: number, mode: 'har
       gradFunc: (dy: tf.Tensor, [zs, us]: tf.Tensor[]) => tf.mul(dy, softQuantizerSlope(tf.add(zs!, us!), L)),
     };
   });
-  return quantize(z);
+  return quantize(z) as T;
 }

@@ -5,7 +5,6 @@
  * the decoder) is a dense layer on the flattened map: the same function, written as a matmul.
  */
 import { tf } from '../engine/index.ts';
-import { quantizeTensor } from '../codec/quantizer.ts';
 import { frameSpec, type RateName } from '../codec/rates.ts';
 import {
   batchNorm, conv, convTranspose, dense, initBatchNorm, initConv, initDense, leakyRelu,
@@ -110,12 +109,4 @@ export function decode(p: DecoderParams, c: IFrameConfig, zq: tf.Tensor2D, u: tf
   let h = leakyRelu(tf.reshape(batchNorm(p.latentBn, dense(p.latent, input), ctx), [zq.shape[0], s, s, c.widths.at(-1)!]) as tf.Tensor4D);
   for (const b of Object.values(p.blocks)) h = leakyRelu(batchNorm(b.bn, convTranspose(b.conv, h), ctx));
   return tf.sigmoid(convTranspose(p.out, h));
-}
-
-/**
- * The quantizer on [B, d] latents with the dither u of the same shape.
- * 'train' mode passes the soft quantizer's gradient (see src/codec/quantizer.ts).
- */
-export function quantizeLatent(z: tf.Tensor2D, u: tf.Tensor2D, levels: number, mode: 'hard' | 'train'): tf.Tensor2D {
-  return quantizeTensor(z, u, levels, mode) as tf.Tensor2D;
 }

@@ -4,11 +4,11 @@
  * a resumed run draws exactly what the uninterrupted run would have drawn.
  */
 import { tf } from '../engine/index.ts';
-import { binWidth, ditherTensor } from '../codec/quantizer.ts';
+import { binWidth, ditherTensor, quantizeTensor } from '../codec/quantizer.ts';
 import { CANVAS as FRAME, movingMnistBatch } from '../data/moving-mnist.ts';
 import type { Split } from '../data/types.ts';
 import { critic, criticLoss, initCritic, updateSpectralNorms, type CriticParams } from '../models/critic.ts';
-import { decode, encode, iframeConfigFor, initDecoder, initEncoder, quantizeLatent, type DecoderParams, type EncoderParams, type IFrameConfig } from '../models/iframe.ts';
+import { decode, encode, iframeConfigFor, initDecoder, initEncoder, type DecoderParams, type EncoderParams, type IFrameConfig } from '../models/iframe.ts';
 import { judgeW1 } from '../eval/judge.ts';
 import { applyUpdates, evalCtx, trainCtx } from '../models/layers.ts';
 import { cloneParams, type ParamTree } from '../models/params.ts';
@@ -86,7 +86,7 @@ export class IFrameTrainer {
       if (c.stage === 'mse') {
         const ctx = trainCtx();
         const { value, grads } = tf.variableGrads(() => {
-          const y = decode(this.dec, this.model, quantizeLatent(encode(this.enc, x, ctx), u, this.model.levels, 'train'), u, ctx);
+          const y = decode(this.dec, this.model, quantizeTensor(encode(this.enc, x, ctx), u, this.model.levels, 'train'), u, ctx);
           return tf.mul(mse(y, x), poison) as tf.Scalar;
         }, this.codecOpt.variables());
         this.codecOpt.apply(grads, c.lrDropAt !== undefined && step >= c.lrDropAt ? 0.1 : 1);
@@ -102,7 +102,7 @@ export class IFrameTrainer {
     const pdec = this.pdec!;
     const crit = this.critic!;
     // The encoder is frozen: eval mode (running stats, no updates), hard quantizer, no gradient.
-    const zq = quantizeLatent(encode(this.enc, x, evalCtx()), u, this.model.levels, 'hard');
+    const zq = quantizeTensor(encode(this.enc, x, evalCtx()), u, this.model.levels, 'hard');
     const rng = new Rng(c.seed, EPS_STREAM, step);
     const eps = tf.tensor4d(Float32Array.from({ length: c.batch }, () => rng.uniform()), [c.batch, 1, 1, 1]);
     // The critic's fake batch, in the same (training) BatchNorm mode as the decoder update below.
@@ -162,7 +162,7 @@ export class IFrameTrainer {
   /** What the decoders receive for test frames x from index `start`: the file dither and the hard-quantized latent. */
   private received(x: tf.Tensor4D, start: number): { zq: tf.Tensor2D; u: tf.Tensor2D } {
     const u = ditherTensor(this.config.seed, start, [x.shape[0], this.model.dims], this.model.levels) as tf.Tensor2D;
-    return { zq: quantizeLatent(encode(this.enc, x, evalCtx()), u, this.model.levels, 'hard'), u };
+    return { zq: quantizeTensor(encode(this.enc, x, evalCtx()), u, this.model.levels, 'hard'), u };
   }
 
   private decoders(): [string, DecoderParams][] {
