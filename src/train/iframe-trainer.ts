@@ -30,6 +30,11 @@ export function frames(c: TrainConfig, split: Split, start: number, batch: numbe
   return tf.tensor4d(b.data, [batch, FRAME, FRAME, 1]);
 }
 
+/** Multiplies the encoder's pre-tanh latent by `gain` (its BatchNorm scale and shift). */
+function scaleLatent(enc: EncoderParams, gain: number): void {
+  for (const v of [enc.latentBn.gamma, enc.latentBn.beta]) v.assign(tf.mul(v, gain));
+}
+
 const mse = (a: tf.Tensor, b: tf.Tensor) => tf.mean(tf.squaredDifference(a, b)) as tf.Scalar;
 
 export class IFrameTrainer {
@@ -84,6 +89,7 @@ export class IFrameTrainer {
       const x = frames(c, 'train', step * c.batch, c.batch);
       const u = this.dither(step, c.batch);
       if (c.stage === 'mse') {
+        if (c.harden?.at === step) scaleLatent(this.enc, c.harden.gain);
         const ctx = trainCtx();
         const { value, grads } = tf.variableGrads(() => {
           const y = decode(this.dec, this.model, quantizeTensor(encode(this.enc, x, ctx), u, this.model.levels, 'train'), u, ctx);
