@@ -74,11 +74,12 @@ test('tensor dither and quantizer agree bit for bit with the scalar functions', 
     const zs = Float32Array.from({ length: 64 }, (_, i) => Math.fround(Math.tanh((i - 32) / 8)));
     zs[0] = -1;
     zs[1] = 1;
+    // Rows are consecutive frames: row b of a batch from frame 1 is frame 1 + b.
     const u = ditherTensor(5, 1, [8, 8], L, 3);
-    assert.deepEqual(Array.from(u.dataSync()), Array.from({ length: 64 }, (_, p) => ditherAt(5, 1, 3 + p, L)));
-    const udirect = ditherTensor(5, 1, [64], L);
+    assert.deepEqual(Array.from(u.dataSync()), Array.from({ length: 64 }, (_, p) => ditherAt(5, 1 + Math.floor(p / 8), 3 + (p % 8), L)));
+    const udirect = ditherTensor(5, 1, [1, 64], L);
     for (const mode of ['hard', 'train'] as const) {
-      const y = quantizeTensor(tf.tensor1d(zs), udirect, L, mode).dataSync();
+      const y = quantizeTensor(tf.tensor2d(zs, [1, 64]), udirect, L, mode).dataSync();
       assert.deepEqual(Array.from(y), Array.from(decodeLatent(encodeLatent(zs, L, 5, 1), L, 5, 1)), `L=${L} ${mode}`);
     }
   }

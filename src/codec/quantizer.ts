@@ -71,15 +71,16 @@ export function decodeLatent(symbols: ArrayLike<number>, L: number, seed: number
 }
 
 /**
- * The dither as a tensor of `shape`: element at flat position p is ditherAt(seed, frame,
- * offset + p, L). A frame with several latents uses offset = the dimensions before it
- * (the P-frame's content latent starts after the motion latent), so no two elements of a
- * frame share a dither value. In a batch [B, d] row b starts at b*d: rows get different
- * dither (what training wants); the dither of a file's frame is that of a batch of one.
+ * The dither of consecutive frames as a tensor of `shape` = [frames, ...per frame]: the element
+ * at position p of row b is ditherAt(seed, frame + b, offset + p, L), what a file's frame
+ * `frame + b` uses, so a batch decodes exactly as its frames in a file would. A frame with
+ * several latents uses offset = the dimensions before it (the P-frame's content latent starts
+ * after the motion latent), so no two elements of a frame share a dither value.
  */
 export function ditherTensor(seed: number, frame: number, shape: number[], L: number, offset = 0): tf.Tensor {
-  const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: size }, (_, p) => ditherAt(seed, frame, offset + p, L)), shape, 'float32');
+  const per = shape.slice(1).reduce((a, b) => a * b, 1);
+  const size = (shape[0] ?? 1) * per;
+  return tf.tensor(Float32Array.from({ length: size }, (_, p) => ditherAt(seed, frame + Math.floor(p / per), offset + (p % per), L)), shape, 'float32');
 }
 
 /** The hard dithered quantizer's output levels[q(z + u)] - u, with no gradient. */

@@ -6,7 +6,7 @@
 import { tf } from '../engine/index.ts';
 import { readRdpv, writeRdpv, type RdpvHeader } from '../codec/container.ts';
 import { packPayload, unpackPayload } from '../codec/payload.ts';
-import { decodeLatent, ditherAt, encodeLatent } from '../codec/quantizer.ts';
+import { decodeLatent, ditherTensor, encodeLatent } from '../codec/quantizer.ts';
 import { isRateName, type RateName } from '../codec/rates.ts';
 import { UserError } from '../errors.ts';
 import { critic, initCritic, type CriticParams } from './critic.ts';
@@ -110,11 +110,7 @@ export function decompressIFrames(m: IFrameModel, bytes: Uint8Array, decoder: IF
   const { dims, levels } = m.config;
   const shape: [number, number] = [header.frameCount, dims];
   const latents = new Float32Array(header.frameCount * dims);
-  const dither = new Float32Array(header.frameCount * dims);
-  unpackPayload(header, payload).forEach((f, j) => {
-    latents.set(decodeLatent(f.symbols, levels, header.ditherSeed, j), j * dims);
-    for (let i = 0; i < dims; i++) dither[j * dims + i] = ditherAt(header.ditherSeed, j, i, levels);
-  });
-  const frames = tf.tidy(() => decode(dec, m.config, tf.tensor2d(latents, shape), tf.tensor2d(dither, shape), evalCtx()).dataSync() as Float32Array);
+  unpackPayload(header, payload).forEach((f, j) => latents.set(decodeLatent(f.symbols, levels, header.ditherSeed, j), j * dims));
+  const frames = tf.tidy(() => decode(dec, m.config, tf.tensor2d(latents, shape), ditherTensor(header.ditherSeed, 0, shape, levels) as tf.Tensor2D, evalCtx()).dataSync() as Float32Array);
   return { header, frames };
 }
