@@ -141,17 +141,18 @@ export class IFrameTrainer {
   }
 
   /**
-   * Test-split scores with the hard quantizer and the file dither: per-pixel MSE of each
-   * decoder, and (perception stage) the critic's W1 estimate against each decoder's output.
+   * Test-split scores with the hard quantizer and the dither of a file with seed `ditherSeed`
+   * (the run's seed unless given): per-pixel MSE of each decoder, and (perception stage) the
+   * critic's W1 estimate against each decoder's output.
    */
-  evaluate(samples: number): Record<string, number> {
+  evaluate(samples: number, ditherSeed = this.config.seed): Record<string, number> {
     const sums: Record<string, number> = {};
     const add = (k: string, v: number, n: number) => (sums[k] = (sums[k] ?? 0) + v * n);
     for (let start = 0; start < samples; start += this.config.batch) {
       const n = Math.min(this.config.batch, samples - start);
       tf.tidy(() => {
         const x = frames(this.config, 'test', start, n);
-        const { zq, u } = this.received(x, start);
+        const { zq, u } = this.received(x, start, ditherSeed);
         const realScore = this.critic ? tf.mean(critic(this.critic, x)).dataSync()[0]! : 0;
         for (const [name, p] of this.decoders()) {
           const y = decode(p, this.model, zq, u, evalCtx());
@@ -161,13 +162,13 @@ export class IFrameTrainer {
       });
     }
     const scores = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / samples]));
-    if (this.config.judgeSteps > 0) for (const [name, p] of this.decoders()) scores[`${name}_judge_w1`] = this.judge(p, samples);
+    if (this.config.judgeSteps > 0) for (const [name, p] of this.decoders()) scores[`${name}_judge_w1`] = this.judge(p, samples, ditherSeed);
     return scores;
   }
 
   /** What the decoders receive for test frames x from index `start`: the file dither and the hard-quantized latent. */
-  private received(x: tf.Tensor4D, start: number): { zq: tf.Tensor2D; u: tf.Tensor2D } {
-    const u = ditherTensor(this.config.seed, start, [x.shape[0], this.model.dims], this.model.levels) as tf.Tensor2D;
+  private received(x: tf.Tensor4D, start: number, ditherSeed: number): { zq: tf.Tensor2D; u: tf.Tensor2D } {
+    const u = ditherTensor(ditherSeed, start, [x.shape[0], this.model.dims], this.model.levels) as tf.Tensor2D;
     return { zq: quantizeTensor(encode(this.enc, x, evalCtx()), u, this.model.levels, 'hard'), u };
   }
 
@@ -176,7 +177,7 @@ export class IFrameTrainer {
   }
 
   /** The judge's W1 estimate for one decoder: trained on test frames from index 2^20 on, scored on the first `samples`. */
-  private judge(dec: DecoderParams, samples: number): number {
+  private judge(dec: DecoderParams, samples: number, ditherSeed: number): number {
     const c = this.config;
     const m = this.model;
     return judgeW1(
@@ -184,7 +185,7 @@ export class IFrameTrainer {
       {
         real: (start, n) => frames(c, 'test', start, n),
         fake: (x, start) => {
-          const { zq, u } = this.received(x, start);
+          const { zq, u } = this.received(x, start, ditherSeed);
           return decode(dec, m, zq, u, evalCtx());
         },
         trainFrom: 1 << 20,

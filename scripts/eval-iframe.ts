@@ -1,0 +1,37 @@
+/**
+ * Score an I-frame model file on the test split under several dither draws, to show how much
+ * a score depends on the dither (the random bits of unsaturated latents):
+ *   node --import tsx scripts/eval-iframe.ts MODEL PRESET [--dither-seeds N] [--judge-steps N]
+ * PRESET is the one that trained the model (perception presets score both decoders). One JSON
+ * line per dither seed 1..N, then one with each score's mean, min and max.
+ */
+import { readFileSync } from 'node:fs';
+import { numberFlag, parseFlags } from '../src/cli/args.ts';
+import { initEngine } from '../src/engine/index.ts';
+import { decodeParamsInto } from '../src/models/params.ts';
+import { presets } from '../src/train/presets.ts';
+import { IFrameTrainer } from '../src/train/iframe-trainer.ts';
+
+const USAGE = 'usage: eval-iframe.ts MODEL PRESET [--dither-seeds N] [--judge-steps N]';
+try {
+  const { values, positionals: [path, preset] } = parseFlags(process.argv.slice(2), { 'dither-seeds': { type: 'string' }, 'judge-steps': { type: 'string' } }, true);
+  const config = preset ? presets[preset] : undefined;
+  if (!path || !config) throw new Error(preset ? `unknown preset '${preset}'` : USAGE);
+  const seeds = numberFlag('dither-seeds', values['dither-seeds'], 5, 1);
+  await initEngine({ backend: 'wasm' });
+  const t = new IFrameTrainer({ ...config, judgeSteps: numberFlag('judge-steps', values['judge-steps'], 0, 0) });
+  decodeParamsInto(readFileSync(path), t.modelGroups(), path);
+  const runs = Array.from({ length: seeds }, (_, i) => {
+    const scores = t.evaluate(config.evalSamples, i + 1);
+    console.log(JSON.stringify({ dither_seed: i + 1, ...scores }));
+    return scores;
+  });
+  const summary = Object.fromEntries(Object.keys(runs[0]!).map((k) => {
+    const v = runs.map((r) => r[k]!);
+    return [k, { mean: v.reduce((a, b) => a + b, 0) / v.length, min: Math.min(...v), max: Math.max(...v) }];
+  }));
+  console.log(JSON.stringify({ dither_seeds: seeds, samples: config.evalSamples, ...summary }));
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(2);
+}
