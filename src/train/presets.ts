@@ -88,11 +88,11 @@ Object.assign(presets_, {
   'tiny-mse': { ...mse(TINY_WIDTHS, TINY_WIDTHS, 4, 12), checkpointEvery: 3, logEvery: 1, evalSamples: 8 },
 });
 Object.assign(presets_, {
-  // A decoder update every step (with every other step, the base, the critic stayed ahead), and
-  // 3000 steps: at 1500 the perception decoder was still close to the MMSE one (MSE 1.09x of it,
-  // smooth blobs), at 3000 it drew strokes (1.68x). Lambda 0.1: judge W1 31% of the MMSE
-  // decoder's against 35% at 0.05, MSE 1.73x against 1.67x (docs/results/iframe.md).
-  'iframe-cpu-perception': { ...perception('iframe-cpu-mse', 0.1, 3000), criticPerDecoder: 1, judgeSteps: 500 },
+  // A decoder update every step (with every other step, the base, the critic stayed ahead).
+  // Length: on the hardened stage-1 model the judge's W1 for the perception decoder was 10% of
+  // the MMSE decoder's after 4500 steps and 17% after 6000 (31% after 3000 on the previous
+  // model). Lambda 0.1: judge 31% against 35% at 0.05 on that model (docs/results/iframe.md).
+  'iframe-cpu-perception': { ...perception('iframe-cpu-mse', 0.1, 4500), criticPerDecoder: 1, judgeSteps: 500 },
   'iframe-paper-perception': perception('iframe-paper-mse', 0.05, 10000),
   'tiny-perception': { ...perception('tiny-mse', 0.05, 8), judgeSteps: 2 },
   'tiny-nan': { ...presets_['tiny-mse']!, nanAtStep: 5 },
