@@ -31,7 +31,7 @@ export function frames(c: TrainConfig, split: Split, start: number, batch: numbe
 }
 
 /** Multiplies the encoder's pre-tanh latent by `gain` (its BatchNorm scale and shift). */
-function scaleLatent(enc: EncoderParams, gain: number): void {
+export function scaleLatent(enc: EncoderParams, gain: number): void {
   for (const v of [enc.latentBn.gamma, enc.latentBn.beta]) v.assign(tf.mul(v, gain));
 }
 
