@@ -78,8 +78,8 @@ const perception = (from: string, lambda: number, steps: number): TrainConfig =>
 
 const presets_: Record<string, TrainConfig> = {};
 Object.assign(presets_, {
-  // The last 1000 steps run on a hardened code (gain 2): test MSE 0.01273 at step 20000,
-  // 0.01227 at 21000 (docs/results/iframe.md).
+  // The last 1000 steps run on a hardened code (gain 2): test MSE 0.01276 at step 20000,
+  // 0.01234 at 21000 (docs/results/iframe.md).
   'iframe-cpu-mse': { ...mse(CPU_WIDTHS, [16, 32, 64, 128], 32, 21000), lrDropAt: 16000, harden: { at: 20000, gain: 2 }, checkpointEvery: 250 },
   // Twice the cpu widths: tells whether decoder capacity or training length limits the cpu preset.
   'iframe-wide-mse': { ...mse([32, 64, 128, 256], [16, 32, 64, 128], 32, 20000), lrDropAt: 16000, checkpointEvery: 250 },
@@ -89,7 +89,7 @@ Object.assign(presets_, {
 });
 Object.assign(presets_, {
   // A decoder update every step (with every other step, the base, the critic stayed ahead).
-  // Length: on the hardened stage-1 model the judge's W1 for the perception decoder was 10% of
+  // Length: on the hardened stage-1 model the judge's W1 for the perception decoder was 11% of
   // the MMSE decoder's after 4500 steps and 17% after 6000 (31% after 3000 on the previous
   // model). Lambda 0.1: judge 31% against 35% at 0.05 on that model (docs/results/iframe.md).
   'iframe-cpu-perception': { ...perception('iframe-cpu-mse', 0.1, 4500), criticPerDecoder: 1, judgeSteps: 500 },
