@@ -8,12 +8,13 @@
  * test latents with |z| > 0.9, one JSON line per dither seed 1..N, then each score's mean, min
  * and max.
  */
-import { readFileSync } from 'node:fs';
 import { numberFlag, parseFlags } from '../src/cli/args.ts';
 import { initEngine, tf } from '../src/engine/index.ts';
+import { isUserError, UserError } from '../src/errors.ts';
 import { encode } from '../src/models/iframe.ts';
 import { evalCtx } from '../src/models/layers.ts';
 import { decodeParamsInto } from '../src/models/params.ts';
+import { readFileOrFail } from '../src/models/weights-io.ts';
 import { presets } from '../src/train/presets.ts';
 import { frames, IFrameTrainer, scaleLatent } from '../src/train/iframe-trainer.ts';
 
@@ -24,11 +25,11 @@ try {
     'dither-seeds': { type: 'string' }, 'judge-steps': { type: 'string' }, 'latent-gain': { type: 'string' },
   }, true);
   const config = preset ? presets[preset] : undefined;
-  if (!path || !config) throw new Error(preset ? `unknown preset '${preset}'` : USAGE);
+  if (!path || !config) throw new UserError(preset ? `unknown preset '${preset}'` : USAGE);
   const seeds = numberFlag('dither-seeds', values['dither-seeds'], 5, 1);
   await initEngine({ backend: 'wasm' });
   const t = new IFrameTrainer({ ...config, judgeSteps: numberFlag('judge-steps', values['judge-steps'], 0, 0) });
-  decodeParamsInto(readFileSync(path), t.modelGroups(), path);
+  decodeParamsInto(readFileOrFail(path, 'model'), t.modelGroups(), path);
   scaleLatent(t.enc, numberFlag('latent-gain', values['latent-gain'], 1, 0));
   const n = config.evalSamples;
   const saturated = tf.tidy(() => tf.mean(tf.cast(tf.greater(tf.abs(encode(t.enc, frames(config, 'test', 0, n), evalCtx())), SATURATED), 'float32')).dataSync()[0]!);
@@ -44,6 +45,7 @@ try {
   }));
   console.log(JSON.stringify({ dither_seeds: seeds, ...summary }));
 } catch (e) {
-  console.error((e as Error).message);
+  if (!isUserError(e)) throw e;
+  console.error(e.message);
   process.exit(2);
 }
