@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { numberFlag, parseFlags } from '../src/cli/args.ts';
 import { initEngine } from '../src/engine/index.ts';
 import { IFrameTrainer } from '../src/train/iframe-trainer.ts';
-import { presets } from '../src/train/presets.ts';
+import { presets, sourceFor } from '../src/train/presets.ts';
 
 const { values } = parseFlags(process.argv.slice(2), { steps: { type: 'string' }, 'no-peer': { type: 'boolean' } });
 const steps = numberFlag('steps', values.steps, 3, 1, 1000);
@@ -18,7 +18,7 @@ await initEngine({ backend: 'wasm' });
 /** Median samples/s over `steps` training steps after one warm-up step. */
 function samplesPerSecond(preset: string): number {
   const config = presets[preset]!;
-  const trainer = new IFrameTrainer(config);
+  const trainer = new IFrameTrainer(config, sourceFor(config));
   trainer.step(0);
   const times: number[] = [];
   for (let s = 1; s <= steps; s++) {
@@ -28,7 +28,7 @@ function samplesPerSecond(preset: string): number {
   }
   times.sort((a, b) => a - b);
   const rate = config.batch / (times[Math.floor(times.length / 2)]! / 1000);
-  console.log(`ours ${preset} (widths ${config.widths.join('-')}, batch ${config.batch}, tfjs wasm 1 core): ${rate.toFixed(1)} samples/s`);
+  console.log(`ours ${preset} (widths ${config.model.widths.join('-')}, batch ${config.batch}, tfjs wasm 1 core): ${rate.toFixed(1)} samples/s`);
   return rate;
 }
 

@@ -8,8 +8,9 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFlags } from '../src/cli/args.ts';
-import { sha256Hex } from '../src/models/weights-io.ts';
-import { ZOO_DIR, zooManifest, type ZooEntry } from '../src/models/zoo.ts';
+import { sha256Hex } from '../src/models/model-file.ts';
+import { folderStore, ZOO_DIR } from '../src/models/weights-io.ts';
+import { zooManifest, type ZooEntry } from '../src/models/zoo.ts';
 
 const USAGE = 'usage: ship-model.ts RUN_DIR NAME "COMMAND" [...] [--stage1 RUN_DIR] [--default]';
 let flags;
@@ -29,11 +30,11 @@ const result = readResult(runDir);
 const stages = [...(stage1Dir ? [readResult(stage1Dir)] : []), result].map((r) => ({ preset: r.preset, steps: r.steps, train_seconds: r.train_seconds }));
 const file = `${name}.safetensors`;
 copyFileSync(result.model, join(ZOO_DIR, file));
-const sha256 = sha256Hex(readFileSync(join(ZOO_DIR, file)));
+const sha256 = await sha256Hex(readFileSync(join(ZOO_DIR, file)));
 if (sha256 !== result.sha256) throw new Error(`copied file's sha256 ${sha256} differs from the run's ${result.sha256}`);
 let models: ZooEntry[] = [];
 try {
-  models = zooManifest().filter((e) => e.name !== name);
+  models = (await zooManifest(folderStore())).filter((e) => e.name !== name);
 } catch {
   // first model: no manifest yet
 }

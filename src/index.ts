@@ -14,8 +14,16 @@ export { packSymbols, unpackSymbols } from './codec/packing.ts';
 export { readRdpv, RdpvFormatError, writeRdpv, type RdpvHeader } from './codec/container.ts';
 export { packPayload, unpackPayload, type FramePayload } from './codec/payload.ts';
 
-export { compressIFrames, decompressIFrames, loadIFrameModel, type IFrameDecoderName, type IFrameModel } from './models/compress.ts';
-export { loadZooModel, zooManifest, type ZooEntry } from './models/zoo.ts';
+export type { FrameSource } from './data/source.ts';
+export { movingMnistSource, kthSource } from './data/source.ts';
+
+export { DECODERS, DECODER_NAMES, type DecoderName } from './models/decoders.ts';
+export { readModelFile, encodeModelFile, type LoadedModel, type Model, type ModelConfig } from './models/model-file.ts';
+export { loadZooModel, loadZooModelBySha, zooManifest, type WeightStore, type ZooEntry } from './models/zoo.ts';
+export { folderStore, loadModelArg } from './models/weights-io.ts';
+export { compress, decompress, videoCodec } from './video/codec.ts';
+export type { VideoCodec } from './video/types.ts';
+export { evaluate, type EvalResult } from './eval/evaluate.ts';
 export { presets, type TrainConfig } from './train/presets.ts';
 export { runTraining } from './train/run.ts';
 

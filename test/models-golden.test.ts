@@ -1,19 +1,20 @@
 import { test } from 'node:test';
 import { initEngine } from '../src/engine/index.ts';
 import { movingMnistBatch } from '../src/data/moving-mnist.ts';
-import { compressIFrames, decompressIFrames } from '../src/models/compress.ts';
 import { loadZooModel } from '../src/models/zoo.ts';
+import { folderStore } from '../src/models/weights-io.ts';
+import { compress, decompress } from '../src/video/codec.ts';
 import { assertClose } from './support/close.ts';
 import { goldenFloats } from './support/golden.ts';
 
 await initEngine({ backend: 'wasm' });
 
-test('the shipped model decodes 16 test frames to the stored outputs with each decoder', () => {
-  const model = loadZooModel();
+test('the shipped model decodes 16 test frames to the stored outputs with each decoder; jd is fmd for one frame', async () => {
+  const lm = await loadZooModel(folderStore());
   const frames = movingMnistBatch({ split: 'test', seed: 1, frames: 1 }, 0, 16).data;
-  const file = compressIFrames(model, frames, 1);
-  for (const name of ['mmse', 'perception'] as const) {
-    const got = decompressIFrames(model, file, name).frames;
-    assertClose(got, goldenFloats(`iframe-cpu-12-${name === 'perception' ? 'fmd' : name}.f32`, got), 1e-6, name);
+  const file = compress(lm, frames, 1);
+  for (const [name, stored] of [['mmse', 'mmse'], ['fmd', 'fmd'], ['jd', 'fmd']] as const) {
+    const got = decompress(lm, file, name).frames;
+    assertClose(got, goldenFloats(`iframe-cpu-12-${stored}.f32`, got), 1e-6, name);
   }
 });

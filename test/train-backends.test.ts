@@ -2,13 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine, tf } from '../src/engine/index.ts';
 import { disposeParams } from '../src/models/params.ts';
-import { presets } from '../src/train/presets.ts';
+import { evaluate } from '../src/eval/evaluate.ts';
+import { presets, sourceFor } from '../src/train/presets.ts';
 import { IFrameTrainer } from '../src/train/iframe-trainer.ts';
 
 /** Losses of the first steps of a preset on one backend. */
 async function losses(backend: 'cpu' | 'wasm', preset: string, steps: number): Promise<Record<string, number>[]> {
   await initEngine({ backend });
-  const trainer = new IFrameTrainer(presets[preset]!);
+  const trainer = new IFrameTrainer(presets[preset]!, sourceFor(presets[preset]!));
   const out = Array.from({ length: steps }, (_, s) => trainer.step(s));
   for (const group of Object.values(trainer.checkpointGroups())) disposeParams(group);
   return out;
@@ -28,13 +29,13 @@ test('a wasm training step (the default backend) matches the cpu reference backe
 test('training steps of both stages leave no tensors behind', async () => {
   await initEngine({ backend: 'cpu' });
   for (const preset of ['tiny-mse', 'tiny-perception']) {
-    const trainer = new IFrameTrainer(presets[preset]!);
+    const trainer = new IFrameTrainer(presets[preset]!, sourceFor(presets[preset]!));
     trainer.step(0);
     trainer.step(1);
     const before = tf.memory().numTensors;
     for (let s = 2; s < 6; s++) trainer.step(s);
     assert.equal(tf.memory().numTensors, before, preset);
-    trainer.evaluate(4);
+    evaluate(trainer.model(), sourceFor(presets[preset]!), { samples: 4, ditherSeeds: [1, 2], batch: 2 });
     assert.equal(tf.memory().numTensors, before, `${preset} evaluate`);
   }
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine, tf } from '../src/engine/index.ts';
-import { presets } from '../src/train/presets.ts';
+import { presets, sourceFor } from '../src/train/presets.ts';
 import { IFrameTrainer } from '../src/train/iframe-trainer.ts';
 
 await initEngine({ backend: 'cpu' });
@@ -9,8 +9,8 @@ await initEngine({ backend: 'cpu' });
 test('hardening multiplies the encoder latent scale and shift by its gain once, at its step', () => {
   // Learning rate 0: only the hardening can change the latent BatchNorm's parameters.
   const base = presets['tiny-mse']!;
-  const t = new IFrameTrainer({ ...base, codecOptimizer: { ...base.codecOptimizer, lr: 0 }, harden: { at: 2, gain: 3 } });
-  const bn = t.enc.latentBn;
+  const t = new IFrameTrainer({ ...base, codecOptimizer: { ...base.codecOptimizer, lr: 0 }, harden: { at: 2, gain: 3 } }, sourceFor(base));
+  const bn = t.m.enc.latentBn;
   bn.beta.assign(tf.fill([bn.beta.shape[0]!], 0.25));
   const snapshot = () => [...bn.gamma.dataSync(), ...bn.beta.dataSync()];
   const start = snapshot();

@@ -75,12 +75,12 @@ test('perception stage keeps the encoder bit-identical, trains a new decoder and
   const enc = [...before.keys()].filter((k) => k.startsWith('enc.'));
   assert.ok(enc.length > 10);
   for (const k of enc) assert.deepEqual(after.get(k)!.data, before.get(k)!.data, k);
-  for (const k of [...before.keys()].filter((k) => k.startsWith('dec.'))) assert.deepEqual(after.get(k)!.data, before.get(k)!.data, k);
-  const changed = [...after.keys()].filter((k) => k.startsWith('pdec.') && after.get(k)!.data.some((v, i) => v !== after.get('dec.' + k.slice(5))!.data[i]));
+  for (const k of [...before.keys()].filter((k) => k.startsWith('mmse.'))) assert.deepEqual(after.get(k)!.data, before.get(k)!.data, k);
+  const changed = [...after.keys()].filter((k) => k.startsWith('fmd.') && after.get(k)!.data.some((v, i) => v !== after.get('mmse.' + k.slice(4))!.data[i]));
   assert.ok(changed.length > 0, 'the perception decoder did not move away from the MMSE decoder');
   const lines = readFileSync(join(root, 'tiny-perception', LOG), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.ok(lines.every((l) => Number.isFinite(l.w1)));
-  assert.ok(Number.isFinite(result.metrics!.perception_w1) && Number.isFinite(result.metrics!.mmse_w1));
+  assert.ok(Number.isFinite(result.metrics!.fmd_critic_w1) && Number.isFinite(result.metrics!.mmse_critic_w1));
 });
 
 test('a checkpoint from another configuration is not resumed', async () => {

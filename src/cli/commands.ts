@@ -1,10 +1,8 @@
-/** One line per subcommand: the name and a lazy import, so `rdpv --help` stays fast. */
-export interface Command {
-  summary: string;
-  run(args: string[]): Promise<number>;
-}
+import type { Command } from './command.ts';
 
+/** One line per subcommand: the name and a lazy import, so `rdpv --help` stays fast. */
 export const commands: Record<string, () => Promise<Command>> = {
+  eval: async () => (await import('./eval.ts')).default,
   demo: async () => (await import('./demo.ts')).default,
   data: async () => (await import('./data.ts')).default,
   info: async () => (await import('./info.ts')).default,

@@ -3,7 +3,7 @@ import { UserError } from '../errors.ts';
 import { FORMAT_VERSION, frameSpecs, payloadLayout, readRdpv } from '../codec/container.ts';
 import type { FrameSpec } from '../codec/rates.ts';
 import { parseFlags } from './args.ts';
-import type { Command } from './commands.ts';
+import type { Command } from './command.ts';
 
 /** "I-frames at 12 bits: 4; P-frames at 4 bits: 8" from the per-frame specs. */
 function rateSummary(specs: FrameSpec[]): string {
@@ -15,11 +15,14 @@ function rateSummary(specs: FrameSpec[]): string {
   return [...counts].map(([key, n]) => `${key}: ${n}`).join('; ');
 }
 
+const USAGE = 'usage: rdpv info FILE [--json]';
+
 export default {
   summary: 'show the header of an .rdpv file (in words, or --json)',
+  usage: USAGE,
   async run(args: string[]): Promise<number> {
     const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } }, true);
-    if (positionals.length !== 1) throw new UserError('usage: rdpv info FILE [--json]');
+    if (positionals.length !== 1) throw new UserError(USAGE);
     const path = positionals[0]!;
     let bytes: Uint8Array;
     try {

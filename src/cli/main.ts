@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { isUserError } from '../errors.ts';
+import { wantsHelp } from './args.ts';
 import { commands } from './commands.ts';
 
 async function usage(): Promise<string> {
@@ -21,7 +22,12 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await (await load()).run(rest);
+    const command = await load();
+    if (wantsHelp(rest)) {
+      console.log(command.usage);
+      return 0;
+    }
+    return await command.run(rest);
   } catch (e) {
     if (isUserError(e)) {
       console.error(`rdpv ${name}: ${e.message}`);

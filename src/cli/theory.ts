@@ -1,6 +1,6 @@
 import { UserError } from '../errors.ts';
 import { parseFlags } from './args.ts';
-import type { Command } from './commands.ts';
+import type { Command } from './command.ts';
 import { builtins } from '../theory/builtins.ts';
 import { analyseFmd, analyseJoint, type FrameReport } from '../theory/discrete.ts';
 import { counterexampleClosedForm, counterexampleModel, lowRateSweep } from '../theory/families.ts';
@@ -49,12 +49,9 @@ function analyse(spec: TheorySpec, mode: 'fmd' | 'jd'): FrameReport[] {
 
 export default {
   summary: 'exact MMSE / 0-PLF-FMD / 0-PLF-JD distortions for small sources (paper sec. 3, app. A-C)',
+  usage: USAGE,
   async run(args: string[]): Promise<number> {
-    const { values, positionals } = parseFlags(args, { source: { type: 'string' }, json: { type: 'boolean' }, mu: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, true);
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
+    const { values, positionals } = parseFlags(args, { source: { type: 'string' }, json: { type: 'boolean' }, mu: { type: 'string' } }, true);
     const mode = positionals[0];
     if (positionals.length !== 1 || !isMode(mode)) throw new UserError(`expected one of ${MODES.join('|')}, got '${positionals.join(' ')}' (${USAGE})`);
     if (values.mu !== undefined && mode !== 'low-rate') throw new UserError('--mu applies to low-rate only');

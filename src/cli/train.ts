@@ -6,8 +6,8 @@ import { initEngine, type BackendName } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
 import { presetNames, presets } from '../train/presets.ts';
 import { runTraining } from '../train/run.ts';
-import { numberFlag, parseFlags } from './args.ts';
-import type { Command } from './commands.ts';
+import { parseFlags } from './args.ts';
+import type { Command } from './command.ts';
 
 const USAGE = 'usage: rdpv train --preset NAME[,NAME...] [--steps N] [--lambda X] [--out DIR] [--resume] [--from MODEL] [--jobs N] [--backend wasm|cpu] | --list';
 
@@ -33,31 +33,23 @@ async function runChildren(names: string[], jobs: number, forward: (name: string
 
 export default {
   summary: 'train a preset (I-frame codec: MSE stage, then perception stage); --list shows presets',
+  usage: USAGE,
   async run(args: string[]): Promise<number> {
     const { values } = parseFlags(args, {
-      preset: { type: 'string' }, steps: { type: 'string' }, lambda: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
-      from: { type: 'string' }, jobs: { type: 'string' }, backend: { type: 'string' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      preset: { type: 'string' }, steps: { type: 'int', min: 1 }, lambda: { type: 'number', min: 0 }, out: { type: 'string' }, resume: { type: 'boolean' },
+      from: { type: 'string' }, jobs: { type: 'int', min: 1, max: 64, default: 1 }, backend: { type: 'choice', choices: ['wasm', 'cpu'], default: 'wasm' }, list: { type: 'boolean' },
     });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
     if (values.list) {
       for (const name of presetNames()) {
         const c = presets[name]!;
-        console.log(`${name.padEnd(26)} ${c.stage.padEnd(10)} widths ${c.widths.join('-')} rate ${c.rate} batch ${c.batch} steps ${c.steps}${c.stage === 'perception' ? ` lambda ${c.lambda} from ${c.from}` : ''}`);
+        console.log(`${name.padEnd(26)} ${c.stage.padEnd(10)} ${c.model.kind} widths ${c.model.widths.join('-')} rate ${c.model.rate} batch ${c.batch} steps ${c.steps}${c.stage === 'perception' ? ` lambda ${c.lambda} from ${c.from}` : ''}`);
       }
       return 0;
     }
     if (!values.preset) throw new UserError(`--preset is required (${USAGE})`);
     const names = values.preset.split(',');
     for (const n of names) if (!presets[n]) throw new UserError(`unknown preset '${n}' (known: ${presetNames().join(', ')})`);
-    const backend = values.backend ?? 'wasm';
-    if (backend !== 'wasm' && backend !== 'cpu') throw new UserError(`--backend must be wasm or cpu, got '${backend}'`);
-    const steps = values.steps === undefined ? undefined : numberFlag('steps', values.steps, 0, 1);
-    if (steps !== undefined && !Number.isInteger(steps)) throw new UserError(`--steps must be an integer, got '${values.steps}'`);
-    const lambda = values.lambda === undefined ? undefined : numberFlag('lambda', values.lambda, 0, 0);
-    const jobs = numberFlag('jobs', values.jobs, 1, 1, 64);
+    const { backend, steps, lambda, jobs } = values;
     if (names.length > 1 && values.from) throw new UserError('--from applies to one preset at a time');
     const outFor = (name: string) => (values.out === undefined ? join('runs', name) : names.length > 1 ? join(values.out, name) : values.out);
 

@@ -71,16 +71,17 @@ export function decodeLatent(symbols: ArrayLike<number>, L: number, seed: number
 }
 
 /**
- * The dither of consecutive frames as a tensor of `shape` = [frames, ...per frame]: the element
- * at position p of row b is ditherAt(seed, frame + b, offset + p, L), what a file's frame
- * `frame + b` uses, so a batch decodes exactly as its frames in a file would. A frame with
- * several latents uses offset = the dimensions before it (the P-frame's content latent starts
- * after the motion latent), so no two elements of a frame share a dither value.
+ * The dither of a batch of frames as a tensor of `shape` = [rows, ...per frame]: the element
+ * at position p of row b is ditherAt(seed, frame + b * stride, offset + p, L), what a file's
+ * frame `frame + b * stride` uses, so a batch decodes exactly as its frames in a file would
+ * (stride: the GOP length, when row b is frame t of the b-th group). A frame with several
+ * latents uses offset = the dimensions before it (the P-frame's content latent starts after
+ * the motion latent), so no two elements of a frame share a dither value.
  */
-export function ditherTensor(seed: number, frame: number, shape: number[], L: number, offset = 0): tf.Tensor {
+export function ditherTensor(seed: number, frame: number, shape: number[], L: number, offset = 0, stride = 1): tf.Tensor {
   const per = shape.slice(1).reduce((a, b) => a * b, 1);
   const size = (shape[0] ?? 1) * per;
-  return tf.tensor(Float32Array.from({ length: size }, (_, p) => ditherAt(seed, frame + Math.floor(p / per), offset + (p % per), L)), shape, 'float32');
+  return tf.tensor(Float32Array.from({ length: size }, (_, p) => ditherAt(seed, frame + Math.floor(p / per) * stride, offset + (p % per), L)), shape, 'float32');
 }
 
 /** The hard dithered quantizer's output levels[q(z + u)] - u, with no gradient. */

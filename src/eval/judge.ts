@@ -10,7 +10,7 @@
 import { tf } from '../engine/index.ts';
 import { critic, criticLoss, initCritic, updateSpectralNorms } from '../models/critic.ts';
 import { disposeParams } from '../models/params.ts';
-import { Adam, type AdamConfig } from '../train/adam.ts';
+import { Adam, type AdamConfig } from '../optim/adam.ts';
 import { Rng } from '../rng.ts';
 
 export interface JudgeConfig {

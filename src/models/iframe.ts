@@ -6,11 +6,15 @@
  */
 import { tf } from '../engine/index.ts';
 import { frameSpec, type RateName } from '../codec/rates.ts';
+import { UserError } from '../errors.ts';
+import { initCritic, type CriticParams } from './critic.ts';
+import { criticPrefix, DECODERS, type CriticKind, type DecoderName } from './decoders.ts';
 import {
   batchNorm, conv, convTranspose, dense, initBatchNorm, initConv, initDense, leakyRelu,
   type BatchNormParams, type ConvParams, type Ctx,
 } from './layers.ts';
-import type { ParamTree } from './params.ts';
+import { assignParams, disposeParams, type ParamTree } from './params.ts';
+import type { NamedArrays } from './tensor-file.ts';
 
 export interface IFrameConfig {
   /** Channels of the stride-2 conv stack, e.g. the paper's [64, 128, 256, 512]. */
@@ -21,11 +25,27 @@ export interface IFrameConfig {
   dims: number;
 }
 
-/** The I-frame codec at a rate: its latent layout comes from the codec's rate table. */
-export function iframeConfigFor(widths: number[], rate: RateName, size = 64): IFrameConfig & { levels: number } {
-  const latent = frameSpec('I', rate).latents[0];
-  if (!latent) throw new RangeError(`rate ${rate} has no I-frame latent`);
-  return { widths, size, dims: latent.dims, levels: latent.levels };
+/** A marginal or joint critic's shape, as a model file records it. */
+export interface CriticSpec {
+  widths: number[];
+  spectralNorm: boolean;
+}
+
+/** What a weight file must know to rebuild an I-frame model (training settings live elsewhere). */
+export interface IFrameModelConfig {
+  kind: 'iframe';
+  size: number;
+  widths: number[];
+  rate: RateName;
+  /** The marginal critic's shape, when the model carries one (perception-stage files). */
+  critic?: CriticSpec;
+}
+
+/** The I-frame network's shape at a rate: its latent layout comes from the codec's rate table. */
+export function iframeConfigFor(m: Pick<IFrameModelConfig, 'widths' | 'rate' | 'size'>): IFrameConfig & { levels: number } {
+  const latent = frameSpec('I', m.rate).latents[0];
+  if (!latent) throw new RangeError(`rate ${m.rate} has no I-frame latent`);
+  return { widths: m.widths, size: m.size, dims: latent.dims, levels: latent.levels };
 }
 
 interface Block extends ParamTree {
@@ -109,4 +129,55 @@ export function decode(p: DecoderParams, c: IFrameConfig, zq: tf.Tensor2D, u: tf
   let h = leakyRelu(tf.reshape(batchNorm(p.latentBn, dense(p.latent, input), ctx), [zq.shape[0], s, s, c.widths.at(-1)!]) as tf.Tensor4D);
   for (const b of Object.values(p.blocks)) h = leakyRelu(batchNorm(b.bn, convTranspose(b.conv, h), ctx));
   return tf.sigmoid(convTranspose(p.out, h));
+}
+
+/**
+ * A trained I-frame model: the encoder, the MMSE decoder, after the perception stage the
+ * 0-PLF-FMD decoder and its marginal critic. For one frame the joint law is the marginal, so
+ * the I-frame's 0-PLF-JD decoder is its 0-PLF-FMD decoder (`iframeDecoder`).
+ */
+export interface IFrameModel {
+  config: IFrameModelConfig;
+  net: IFrameConfig & { levels: number };
+  enc: EncoderParams;
+  decoders: Partial<Record<DecoderName, DecoderParams>>;
+  critics: Partial<Record<CriticKind, CriticParams>>;
+}
+
+export function iframeDecoder(m: IFrameModel, name: DecoderName): DecoderParams | undefined {
+  return m.decoders[name === 'jd' ? 'fmd' : name];
+}
+
+/** The model's weight-file groups: `enc`, one per decoder (its table prefix), one per critic. */
+export function iframeGroups(m: IFrameModel): Record<string, ParamTree> {
+  const groups: Record<string, ParamTree> = { enc: m.enc };
+  for (const [name, p] of Object.entries(m.decoders)) groups[DECODERS[name as DecoderName].prefix] = p;
+  for (const [kind, p] of Object.entries(m.critics)) groups[criticPrefix(kind as CriticKind)] = p;
+  return groups;
+}
+
+const criticConfig = (c: IFrameModelConfig, spec: CriticSpec) => ({ widths: spec.widths, size: c.size, frames: 1, spectralNorm: spec.spectralNorm });
+
+/** A fresh model (seeded); `decoders` says which decoders it has besides mmse's, a critic comes with the config's critic spec. */
+export function initIFrameModel(config: IFrameModelConfig, seed: number, decoders: DecoderName[] = ['mmse']): IFrameModel {
+  const net = iframeConfigFor(config);
+  const m: IFrameModel = { config, net, enc: initEncoder(net, seed), decoders: {}, critics: {} };
+  for (const name of decoders) m.decoders[name] = initDecoder(net, seed);
+  if (config.critic) m.critics.marginal = initCritic(criticConfig(config, config.critic), seed + 7);
+  return m;
+}
+
+/** The model held by named arrays (a weight file's tensors): which decoders it has is read off their names. */
+export function iframeFromArrays(config: IFrameModelConfig, arrays: NamedArrays, source: string): IFrameModel {
+  const has = (prefix: string) => [...arrays.keys()].some((k) => k.startsWith(`${prefix}.`));
+  const names = (['mmse', 'fmd'] as const).filter((n) => has(DECODERS[n].prefix));
+  if (!names.includes('mmse')) throw new UserError(`${source}: the file has no MMSE decoder ('${DECODERS.mmse.prefix}.*' tensors)`);
+  if (has(criticPrefix('marginal')) !== (config.critic !== undefined)) throw new UserError(`${source}: the file's critic tensors and its config's critic disagree`);
+  const m = initIFrameModel(config, 0, names);
+  for (const [prefix, tree] of Object.entries(iframeGroups(m))) assignParams(tree, arrays, source, prefix);
+  return m;
+}
+
+export function disposeIFrameModel(m: IFrameModel): void {
+  for (const tree of Object.values(iframeGroups(m))) disposeParams(tree);
 }

@@ -1,12 +1,12 @@
-/** Node-side file I/O for tensor files: atomic writes and sha256 (the pure format is in tensor-file.ts). */
-import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+/** Node-side file I/O for weight files and runs: atomic writes, readable errors, the shipped zoo on disk. */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
+import { readModelFile, type LoadedModel } from './model-file.ts';
+import { loadZooModel, type WeightStore } from './zoo.ts';
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+export const ZOO_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
 
 /** Write to a temp file, fsync it, rename over the target, fsync the folder: readers see the old or the new file, never half of one. */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
@@ -34,4 +34,19 @@ export function readFileOrFail(path: string, what: string): Uint8Array {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(`cannot read ${what} '${path}'${code ? ` (${code})` : ''}`);
   }
+}
+
+/** A WeightStore over a folder (the shipped zoo by default). */
+export function folderStore(dir = ZOO_DIR): WeightStore {
+  const where = (name: string) => `${dir.endsWith('/') ? dir : dir + '/'}${name}`;
+  return { where, read: async (name) => readFileOrFail(where(name), 'model file') };
+}
+
+/** `--model NAME|FILE`: an existing file path is read as a model file (its id: its name metadata, else the file name); anything else names a shipped model. */
+export async function loadModelArg(spec?: string): Promise<LoadedModel> {
+  if (spec !== undefined && existsSync(spec) && statSync(spec).isFile()) {
+    const m = await readModelFile(readFileOrFail(spec, 'model file'), spec);
+    return m.id === 'unnamed' ? { ...m, id: basename(spec).replace(/\.safetensors$/, '') } : m;
+  }
+  return loadZooModel(folderStore(), spec);
 }

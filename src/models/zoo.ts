@@ -1,14 +1,19 @@
 /**
- * The weights that ship in the repository (models/), indexed by models/manifest.json with
- * their sha256, the command that made them and their measured metrics.
+ * The weights that ship with the package (models/), indexed by models/manifest.json with their
+ * sha256, the commands that made them and their measured metrics. Read through a WeightStore,
+ * so Node (files) and a browser (fetch) share this code.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
-import { loadIFrameModel, type IFrameModel } from './compress.ts';
-import { readFileOrFail, sha256Hex } from './weights-io.ts';
+import { readModelFile, sha256Hex, type LoadedModel } from './model-file.ts';
 
-export const ZOO_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
+/** Bytes by name: the manifest and the weight files it lists. */
+export interface WeightStore {
+  read(name: string): Promise<Uint8Array>;
+  /** Where `name` lives, for messages (a path or a URL). */
+  where(name: string): string;
+}
+
+export const MANIFEST = 'manifest.json';
 
 export interface ZooEntry {
   name: string;
@@ -26,17 +31,27 @@ export interface ZooEntry {
   metrics: Record<string, number>;
 }
 
-export function zooManifest(): ZooEntry[] {
-  return (JSON.parse(readFileSync(`${ZOO_DIR}manifest.json`, 'utf8')) as { models: ZooEntry[] }).models;
+export async function zooManifest(store: WeightStore): Promise<ZooEntry[]> {
+  return (JSON.parse(new TextDecoder().decode(await store.read(MANIFEST))) as { models: ZooEntry[] }).models;
 }
 
-/** A shipped model by name (default: the one marked default), its bytes checked against the manifest. */
-export function loadZooModel(name?: string): IFrameModel {
-  const entries = zooManifest();
+async function loadEntry(store: WeightStore, entry: ZooEntry): Promise<LoadedModel> {
+  const bytes = await store.read(entry.file);
+  if ((await sha256Hex(bytes)) !== entry.sha256) throw new UserError(`${store.where(entry.file)}: sha256 does not match ${MANIFEST} (corrupt or replaced file)`);
+  return { ...(await readModelFile(bytes, store.where(entry.file))), id: entry.name };
+}
+
+/** A shipped model by name (default: the one marked default), its bytes checked against the manifest; its id is the zoo name. */
+export async function loadZooModel(store: WeightStore, name?: string): Promise<LoadedModel> {
+  const entries = await zooManifest(store);
   const entry = name === undefined ? entries.find((e) => e.default) : entries.find((e) => e.name === name);
   if (!entry) throw new UserError(`no shipped model '${name ?? '(default)'}'; shipped: ${entries.map((e) => e.name).join(', ')}`);
-  const path = `${ZOO_DIR}${entry.file}`;
-  const bytes = readFileOrFail(path, 'shipped model');
-  if (sha256Hex(bytes) !== entry.sha256) throw new UserError(`${path}: sha256 does not match models/manifest.json (corrupt or replaced file)`);
-  return loadIFrameModel(bytes, path);
+  return loadEntry(store, entry);
+}
+
+/** The shipped model whose weights have this sha256 (what an .rdpv header names); unknown weights are a UserError. */
+export async function loadZooModelBySha(store: WeightStore, sha256: string, modelId: string): Promise<LoadedModel> {
+  const entry = (await zooManifest(store)).find((e) => e.sha256 === sha256);
+  if (!entry) throw new UserError(`the file was made by model '${modelId}' (weights ${sha256.slice(0, 12)}...), which is not a shipped model: pass its weight file with --model`);
+  return loadEntry(store, entry);
 }

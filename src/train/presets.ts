@@ -2,18 +2,19 @@
  * The one registry of training presets: name -> full config. The CLI, the benchmark and
  * later the experiment grid take their names from here.
  */
-import type { RateName } from '../codec/rates.ts';
 import type { MotionMode } from '../data/moving-mnist.ts';
-import type { AdamConfig } from './adam.ts';
+import { movingMnistSource, type FrameSource } from '../data/source.ts';
+import type { CriticSpec } from '../models/iframe.ts';
+import type { ModelConfig } from '../models/model-file.ts';
+import type { AdamConfig } from '../optim/adam.ts';
 
+/** How to train a model: the network to build (`model`, what its weight file records) and every training setting. */
 export interface TrainConfig {
-  /** 'mse': encoder + MMSE decoder. 'perception': encoder frozen, a new decoder vs the marginal critic. */
+  model: ModelConfig;
+  /** 'mse': encoder + MMSE decoder. 'perception': encoders frozen, the perception decoders vs their critics. */
   stage: 'mse' | 'perception';
-  /** Codec and critic channel widths (stride-2 conv stacks). */
-  widths: number[];
-  criticWidths: number[];
-  spectralNorm: boolean;
-  rate: RateName;
+  /** The critics' shape (perception stage, and the judge at evaluation). */
+  critic: CriticSpec;
   /** Perception weight: loss = MSE + lambda * W1. */
   lambda: number;
   batch: number;
@@ -44,6 +45,11 @@ export interface TrainConfig {
   nanAtStep?: number;
 }
 
+/** The frames a config trains and is scored on. */
+export function sourceFor(c: TrainConfig): FrameSource {
+  return movingMnistSource({ seed: c.seed, mode: c.data.mode, digits: c.data.digits });
+}
+
 // Adam, not the paper's RMSprop: on CPU we can afford ~10^5 samples rather than the paper's
 // ~10^7, and Adam at 1e-3 reaches the target distortion in that budget. Critic: WGAN-GP's
 // recommended Adam(1e-4, 0.5, 0.9) scaled to our short runs.
@@ -55,10 +61,8 @@ const PAPER_WIDTHS = [64, 128, 256, 512];
 const CPU_WIDTHS = [16, 32, 64, 128];
 const TINY_WIDTHS = [4, 4, 8, 8];
 
-const base: Omit<TrainConfig, 'widths' | 'criticWidths' | 'steps' | 'batch'> = {
+const base: Omit<TrainConfig, 'model' | 'critic' | 'steps' | 'batch'> = {
   stage: 'mse',
-  spectralNorm: true,
-  rate: '12',
   lambda: 0,
   codecOptimizer: codecAdam,
   criticOptimizer: criticAdam,
@@ -71,7 +75,9 @@ const base: Omit<TrainConfig, 'widths' | 'criticWidths' | 'steps' | 'batch'> = {
   judgeSteps: 0,
 };
 
-const mse = (widths: number[], criticWidths: number[], batch: number, steps: number): TrainConfig => ({ ...base, widths, criticWidths, batch, steps });
+const mse = (widths: number[], criticWidths: number[], batch: number, steps: number): TrainConfig => ({
+  ...base, model: { kind: 'iframe', size: 64, widths, rate: '12' }, critic: { widths: criticWidths, spectralNorm: true }, batch, steps,
+});
 const perception = (from: string, lambda: number, steps: number): TrainConfig => ({
   ...presets_[from]!, stage: 'perception', from, lambda, steps, codecOptimizer: perceptionAdam, lrDropAt: undefined, harden: undefined,
 });

@@ -5,10 +5,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { evaluate, flatMetrics } from '../eval/evaluate.ts';
+import { encodeModelFile, sha256Hex } from '../models/model-file.ts';
 import { decodeParamsInto, encodeParams } from '../models/params.ts';
-import { readFileOrFail, sha256Hex, writeFileAtomic } from '../models/weights-io.ts';
-import { IFrameTrainer, type Losses } from './iframe-trainer.ts';
-import type { TrainConfig } from './presets.ts';
+import { readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
+import { sourceFor, type TrainConfig } from './presets.ts';
+import { TRAINERS, type Losses } from './trainer.ts';
 
 export interface RunOptions {
   preset: string;
@@ -28,6 +30,9 @@ export interface RunResult {
   sha256?: string;
   metrics?: Record<string, number>;
 }
+
+/** The judge critics' seed offset from the run's seed. */
+const JUDGE_SEED = 1000;
 
 export const CHECKPOINT = 'checkpoint.safetensors';
 export const MODEL = 'model.safetensors';
@@ -73,7 +78,8 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
   mkdirSync(o.out, { recursive: true });
   const ckptPath = join(o.out, CHECKPOINT);
   const logPath = join(o.out, LOG);
-  const trainer = new IFrameTrainer(c);
+  const source = sourceFor(c);
+  const trainer = TRAINERS[c.model.kind](c, source);
   let step = 0;
   let trainSeconds = 0;
   if (existsSync(ckptPath) && !o.resume) {
@@ -90,8 +96,8 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
     if (o.resume) say(`no checkpoint in ${o.out}: starting ${o.preset} from step 0`);
     if (c.stage === 'perception') {
       const from = o.from ?? join(dirname(o.out), c.from ?? '', MODEL);
-      decodeParamsInto(readFileOrFail(from, 'model to start the perception stage from (train its MSE preset first, or pass --from)'), { enc: trainer.enc, dec: trainer.dec }, from);
-      trainer.startPerception();
+      decodeParamsInto(readFileOrFail(from, 'model to start the perception stage from (train its MSE preset first, or pass --from)'), trainer.startGroups(), from);
+      trainer.start();
     }
     writeFileSync(logPath, '');
   }
@@ -145,13 +151,16 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
     process.off('SIGTERM', onSignal);
   }
 
-  const metrics = trainer.evaluate(c.evalSamples);
-  const bytes = encodeParams(trainer.modelGroups(), {
-    preset: o.preset, config: JSON.stringify(c), steps: String(step), train_seconds: trainSeconds.toFixed(1), metrics: JSON.stringify(metrics),
+  const metrics = flatMetrics(evaluate(trainer.model(), source, {
+    samples: c.evalSamples, ditherSeeds: [c.seed], batch: c.batch,
+    ...(c.judgeSteps > 0 ? { judge: { ...c.critic, steps: c.judgeSteps, batch: c.batch, seed: c.seed + JUDGE_SEED, optimizer: c.criticOptimizer } } : {}),
+  }));
+  const bytes = encodeModelFile(trainer.model(), o.preset, {
+    config: JSON.stringify(c), steps: String(step), train_seconds: trainSeconds.toFixed(1), metrics: JSON.stringify(metrics),
   });
   const modelPath = join(o.out, MODEL);
   writeFileAtomic(modelPath, bytes);
-  const sha256 = sha256Hex(bytes);
+  const sha256 = await sha256Hex(bytes);
   const result = { preset: o.preset, steps: step, train_seconds: Number(trainSeconds.toFixed(1)), eval_samples: c.evalSamples, metrics, model: modelPath, sha256 };
   writeFileAtomic(join(o.out, 'result.json'), new TextEncoder().encode(JSON.stringify(result, null, 2) + '\n'));
   say(`${o.preset}: ${step} steps in ${formatSeconds(trainSeconds)}; ${Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(5)}`).join(', ')}; ${modelPath} sha256 ${sha256}`);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initEngine, tf } from '../src/engine/index.ts';
 import { constVar } from '../src/models/params.ts';
-import { Adam } from '../src/train/adam.ts';
+import { Adam } from '../src/optim/adam.ts';
 
 await initEngine({ backend: 'cpu' });
 

@@ -1,0 +1,154 @@
+/**
+ * Scoring a model on a source's test split, apart from any training state: every decoder's
+ * per-pixel MSE for every frame of the group of pictures, under several dither seeds (each seed
+ * is a different file dither: mean, min and max over them), the model's own critic's W1
+ * estimate where it has one, and optionally the judge's (src/eval/judge.ts). Frames reach the
+ * decoders through the model's VideoCodec, so the scores are what decoding .rdpv files gives.
+ */
+import { tf } from '../engine/index.ts';
+import type { RateName } from '../codec/rates.ts';
+import { frameOf, type FrameSource } from '../data/source.ts';
+import { critic, type CriticParams } from '../models/critic.ts';
+import { DECODERS, type DecoderName } from '../models/decoders.ts';
+import type { Model } from '../models/model-file.ts';
+import { videoCodec } from '../video/codec.ts';
+import { judgeW1, type JudgeConfig } from './judge.ts';
+
+export interface EvalOptions {
+  /** Test sequences scored (from index 0). */
+  samples: number;
+  ditherSeeds: number[];
+  batch?: number;
+  /** Train a fresh judge critic per decoder, frame and dither seed (on test sequences from 2^20 on). */
+  judge?: Omit<JudgeConfig, 'size'>;
+  /** Called after each dither seed (progress). */
+  onSeed?: (seed: number) => void;
+}
+
+export interface Stat {
+  mean: number;
+  min: number;
+  max: number;
+  /** One value per dither seed, in order. */
+  values: number[];
+}
+
+export interface DecoderScores {
+  mse: Stat;
+  /** The model's own marginal critic: mean score of real frames minus that of decoded ones. */
+  critic_w1?: Stat;
+  judge_w1?: Stat;
+}
+
+export interface EvalResult {
+  source: string;
+  samples: number;
+  dither_seeds: number[];
+  /** Per frame of the GOP. */
+  frames: { frame: number; rate: RateName; decoders: Partial<Record<DecoderName, DecoderScores>> }[];
+}
+
+const JUDGE_TRAIN_FROM = 1 << 20;
+
+function stat(values: number[]): Stat {
+  return { mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values), values };
+}
+
+/** The model's critic that scores one frame, if it has one. */
+const marginalCritic = (m: Model): CriticParams | undefined => m.critics.marginal;
+
+export function evaluate(model: Model, source: FrameSource, o: EvalOptions): EvalResult {
+  const codec = videoCodec(model);
+  const T = codec.rates.length;
+  const batch = o.batch ?? 64;
+  const crit = marginalCritic(model);
+  const frames = (start: number, n: number) => {
+    const b = source.batch('test', start, n, T);
+    return codec.rates.map((_, t) => tf.tensor4d(frameOf(b, t), [n, source.size, source.size, 1]));
+  };
+  // per seed -> per frame -> per decoder -> metric -> value
+  const perSeed = o.ditherSeeds.map((seed) => {
+    const sums = codec.rates.map(() => new Map<string, number>());
+    const add = (t: number, k: string, v: number) => sums[t]!.set(k, (sums[t]!.get(k) ?? 0) + v);
+    for (let start = 0; start < o.samples; start += batch) {
+      const n = Math.min(batch, o.samples - start);
+      tf.tidy(() => {
+        const xs = frames(start, n);
+        const { messages } = codec.encode(xs, { seed, firstGop: start });
+        const realScores = crit ? xs.map((x) => tf.mean(critic(crit, x)).dataSync()[0]!) : [];
+        for (const name of codec.decoders) {
+          codec.decode(name, messages).forEach((y, t) => {
+            add(t, `${name}.mse`, tf.mean(tf.squaredDifference(y, xs[t]!)).dataSync()[0]! * n);
+            if (crit) add(t, `${name}.critic_w1`, (realScores[t]! - tf.mean(critic(crit, y)).dataSync()[0]!) * n);
+          });
+        }
+      });
+    }
+    const scores = sums.map((m) => new Map([...m].map(([k, v]) => [k, v / o.samples])));
+    if (o.judge) {
+      for (const name of codec.decoders) {
+        for (let t = 0; t < T; t++) {
+          scores[t]!.set(`${name}.judge_w1`, judgeW1({ ...o.judge, size: source.size }, {
+            real: (start, n) => {
+              const xs = frames(start, n);
+              xs.forEach((x, i) => i !== t && x.dispose());
+              return xs[t]!;
+            },
+            fake: (x, start) => codec.decode(name, codec.encode(frames(start, x.shape[0]), { seed, firstGop: start }).messages)[t]!,
+            trainFrom: JUDGE_TRAIN_FROM,
+            heldOut: o.samples,
+          }));
+        }
+      }
+    }
+    o.onSeed?.(seed);
+    return scores;
+  });
+  return {
+    source: source.name, samples: o.samples, dither_seeds: o.ditherSeeds,
+    frames: codec.rates.map((rate, t) => ({
+      frame: t + 1, rate,
+      decoders: Object.fromEntries(codec.decoders.map((name) => {
+        const series = (metric: string) => (perSeed[0]![t]!.has(`${name}.${metric}`) ? stat(perSeed.map((s) => s[t]!.get(`${name}.${metric}`)!)) : undefined);
+        const [criticW1, judge] = [series('critic_w1'), series('judge_w1')];
+        const scores: DecoderScores = { mse: series('mse')!, ...(criticW1 ? { critic_w1: criticW1 } : {}), ...(judge ? { judge_w1: judge } : {}) };
+        return [name, scores];
+      })),
+    })),
+  };
+}
+
+/**
+ * Flat metric names for logs and manifests: `<decoder>_<metric>` (means over seeds), with
+ * `_f<frame>` appended for groups of more than one picture.
+ */
+export function flatMetrics(r: EvalResult): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of r.frames) {
+    for (const [name, scores] of Object.entries(f.decoders)) {
+      for (const [metric, s] of Object.entries(scores)) out[`${name}_${metric}${r.frames.length > 1 ? `_f${f.frame}` : ''}`] = (s as Stat).mean;
+    }
+  }
+  return out;
+}
+
+/**
+ * The CompressAI results-file shape: name, description, and one array per metric (here over
+ * the frames of the GOP), with min and max over dither seeds beside each mean.
+ */
+export function compressAiJson(r: EvalResult, name: string, sha256: string): { name: string; description: string; results: Record<string, (number | string)[]> } {
+  const results: Record<string, (number | string)[]> = { frame: r.frames.map((f) => f.frame), rate_bits: r.frames.map((f) => f.rate) };
+  for (const f of r.frames) {
+    for (const [name, scores] of Object.entries(f.decoders)) {
+      for (const [metric, s] of Object.entries(scores)) {
+        for (const [k, v] of [['', (s as Stat).mean], ['_min', (s as Stat).min], ['_max', (s as Stat).max]] as const) (results[`${name}_${metric}${k}`] ??= []).push(v);
+      }
+    }
+  }
+  const decoders = Object.keys(r.frames[0]!.decoders).map((n) => DECODERS[n as DecoderName].title).join(', ');
+  return {
+    name,
+    description: `${name} (sha256 ${sha256.slice(0, 12)}) on ${r.source}, test split, ${r.samples} sequences, dither seeds ${r.dither_seeds.join(',')}; decoders ${decoders}; per-pixel MSE on [0, 1] pixels`,
+    results,
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Model files: bytes in, model out, with no file system (browsers read the same files). The
+ * metadata key `model` holds the ModelConfig, what rebuilds the network; the sha256 of the
+ * bytes names the weights in .rdpv headers. A new model kind adds its entry to MODEL_KINDS.
+ */
+import { UserError } from '../errors.ts';
+import { isRateName } from '../codec/rates.ts';
+import { LEGACY_PREFIXES } from './decoders.ts';
+import { disposeIFrameModel, iframeFromArrays, iframeGroups, type IFrameModel, type IFrameModelConfig } from './iframe.ts';
+import { encodeParams, flattenParams, type ParamTree } from './params.ts';
+import { decodeTensorFile, type NamedArrays } from './tensor-file.ts';
+
+export type ModelConfig = IFrameModelConfig;
+export type Model = IFrameModel;
+
+interface ModelKind {
+  fromArrays(config: ModelConfig, arrays: NamedArrays, source: string): Model;
+  groups(m: Model): Record<string, ParamTree>;
+  dispose(m: Model): void;
+}
+
+const MODEL_KINDS: Record<ModelConfig['kind'], ModelKind> = {
+  iframe: {
+    fromArrays: iframeFromArrays,
+    groups: iframeGroups,
+    dispose: disposeIFrameModel,
+  },
+};
+
+export const modelGroups = (m: Model) => MODEL_KINDS[m.config.kind].groups(m);
+export const disposeModel = (m: Model) => MODEL_KINDS[m.config.kind].dispose(m);
+
+/** A model with what names it: `id` (the zoo or preset name) and the sha256 of its file's bytes. */
+export interface LoadedModel {
+  id: string;
+  sha256: string;
+  model: Model;
+}
+
+/** sha256 through Web Crypto, which Node 20 and browsers share. */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** A model's file: its groups' tensors, its config under `model`, its name under `name`, and any other metadata. */
+export function encodeModelFile(m: Model, name: string, metadata: Record<string, string> = {}): Uint8Array {
+  return encodeParams(modelGroups(m), { ...metadata, name, model: JSON.stringify(m.config) });
+}
+
+/**
+ * Files written before the model config had its own key hold the training config under
+ * `config`, the decoders under `dec`/`pdec` and the critic under `critic`: read them as today's.
+ */
+function legacy(arrays: NamedArrays, metadata: Record<string, string>, source: string): ModelConfig {
+  let t: { widths?: unknown; rate?: unknown; criticWidths?: unknown; spectralNorm?: unknown };
+  try {
+    t = JSON.parse(metadata.config ?? '');
+  } catch {
+    throw new UserError(`${source}: no model config in the file's metadata (not a model written by rdpv train?)`);
+  }
+  const rate = String(t.rate);
+  if (!Array.isArray(t.widths) || !isRateName(rate)) throw new UserError(`${source}: the metadata's config has no I-frame widths and rate`);
+  for (const name of [...arrays.keys()]) {
+    const dot = name.indexOf('.');
+    const prefix = LEGACY_PREFIXES[name.slice(0, dot)];
+    if (prefix === undefined) continue;
+    arrays.set(prefix + name.slice(dot), arrays.get(name)!);
+    arrays.delete(name);
+  }
+  const hasCritic = [...arrays.keys()].some((k) => k.startsWith(`${LEGACY_PREFIXES.critic}.`));
+  if (hasCritic && !Array.isArray(t.criticWidths)) throw new UserError(`${source}: the file has a critic but its config has no criticWidths`);
+  return {
+    kind: 'iframe', size: 64, widths: t.widths as number[], rate,
+    ...(hasCritic ? { critic: { widths: t.criticWidths as number[], spectralNorm: t.spectralNorm === true } } : {}),
+  };
+}
+
+function parseConfig(json: string, source: string): ModelConfig {
+  let c: ModelConfig;
+  try {
+    c = JSON.parse(json) as ModelConfig;
+  } catch {
+    throw new UserError(`${source}: the model config in the file's metadata is not JSON`);
+  }
+  if (!(c?.kind in MODEL_KINDS)) throw new UserError(`${source}: unknown model kind '${String(c?.kind)}'`);
+  return c;
+}
+
+/** Read a model file; `source` names it in errors. The file's `name` (or its legacy `preset`) becomes the model id. */
+export async function readModelFile(bytes: Uint8Array, source: string): Promise<LoadedModel> {
+  const { arrays, metadata } = decodeTensorFile(bytes, source);
+  const config = metadata.model !== undefined ? parseConfig(metadata.model, source) : legacy(arrays, metadata, source);
+  const model = MODEL_KINDS[config.kind].fromArrays(config, arrays, source);
+  const known = new Set(Object.entries(modelGroups(model)).flatMap(([p, t]) => flattenParams(t, p).map(([n]) => n)));
+  const extra = [...arrays.keys()].find((k) => !known.has(k));
+  if (extra !== undefined) {
+    disposeModel(model);
+    throw new UserError(`${source}: unexpected tensor '${extra}' (model mismatch?)`);
+  }
+  return { id: metadata.name ?? metadata.preset ?? 'unnamed', sha256: await sha256Hex(bytes), model };
+}
