@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { numberFlag, parseFlags } from '../src/cli/args.ts';
 import { initEngine } from '../src/engine/index.ts';
+import { describeModel } from '../src/models/model-file.ts';
 import { IFrameTrainer } from '../src/train/iframe-trainer.ts';
 import { presets, sourceFor } from '../src/train/presets.ts';
 
@@ -28,7 +29,7 @@ function samplesPerSecond(preset: string): number {
   }
   times.sort((a, b) => a - b);
   const rate = config.batch / (times[Math.floor(times.length / 2)]! / 1000);
-  console.log(`ours ${preset} (widths ${config.model.widths.join('-')}, batch ${config.batch}, tfjs wasm 1 core): ${rate.toFixed(1)} samples/s`);
+  console.log(`ours ${preset} (${describeModel(config.model)}, batch ${config.batch}, tfjs wasm 1 core): ${rate.toFixed(1)} samples/s`);
   return rate;
 }
 

@@ -9,7 +9,7 @@ import { ditherTensor, quantizeTensor } from '../src/codec/quantizer.ts';
 import { movingMnistBatch } from '../src/data/moving-mnist.ts';
 import { criticW1 } from '../src/eval/critic-score.ts';
 import { critic } from '../src/models/critic.ts';
-import { decode, encode, initIFrameModel, type IFrameModelConfig } from '../src/models/iframe.ts';
+import { decode, encode, initIFrameModel, type IFrameModel, type IFrameModelConfig } from '../src/models/iframe.ts';
 import { evalCtx } from '../src/models/layers.ts';
 import { encodeModelFile, readModelFile } from '../src/models/model-file.ts';
 import { encodeParams } from '../src/models/params.ts';
@@ -23,7 +23,10 @@ import { assertClose } from './support/close.ts';
 await initEngine({ backend: 'cpu' });
 
 const config: IFrameModelConfig = { kind: 'iframe', size: 64, widths: [4, 4, 8, 8], rate: '12', critic: { widths: [4, 8], spectralNorm: true } };
-const tinyModel = (seed: number) => readModelFile(encodeModelFile(initIFrameModel(config, seed, ['mmse', 'fmd']), `tiny-${seed}`), 'tiny');
+const tinyModel = async (seed: number) => {
+  const lm = await readModelFile(encodeModelFile(initIFrameModel(config, seed, ['mmse', 'fmd']), `tiny-${seed}`), 'tiny');
+  return { ...lm, model: lm.model as IFrameModel };
+};
 
 test('a compressed file decodes to what the model computes with the same dither, with each decoder', async () => {
   const lm = await tinyModel(3);
@@ -50,10 +53,12 @@ test('a weight file written before the decoder table (dec/pdec/critic names, tra
     preset: 'old', config: JSON.stringify({ widths: config.widths, rate: '12', criticWidths: [4, 8], spectralNorm: true, lambda: 0.1 }),
   });
   const lm = await readModelFile(old, 'old');
+  assert.equal(lm.model.config.kind, 'iframe');
+  const model = lm.model as IFrameModel;
   assert.equal(lm.id, 'old');
   assert.deepEqual(lm.model.config, config);
-  assert.deepEqual(lm.model.decoders.fmd!.out.w.dataSync(), m.decoders.fmd!.out.w.dataSync());
-  assert.deepEqual(lm.model.critics.marginal!.out.conv.w.dataSync(), m.critics.marginal!.out.conv.w.dataSync());
+  assert.deepEqual(model.decoders.fmd!.out.w.dataSync(), m.decoders.fmd!.out.w.dataSync());
+  assert.deepEqual(model.critics.marginal!.out.conv.w.dataSync(), m.critics.marginal!.out.conv.w.dataSync());
 });
 
 test("a critic scores frames against themselves at W1 0 and against other frames as its score difference", async () => {

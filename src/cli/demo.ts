@@ -6,7 +6,7 @@ import { initEngine } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
 import { criticW1 } from '../eval/critic-score.ts';
 import { DECODERS } from '../models/decoders.ts';
-import { disposeModel } from '../models/model-file.ts';
+import { disposeModel, marginalCritic } from '../models/model-file.ts';
 import { loadModelArg } from '../models/weights-io.ts';
 import { compress, decompress, videoCodec } from '../video/codec.ts';
 import { parseFlags } from './args.ts';
@@ -41,9 +41,9 @@ export default {
       });
       await writeFile(file, compress(lm, source, seed));
       const bytes = new Uint8Array(await readFile(file));
-      console.log(`model ${lm.id} (sha256 ${lm.sha256.slice(0, 12)}...): ${count} frames of 64x64 at ${model.config.rate} bits each -> ${file}, ${bytes.length} bytes`);
+      console.log(`model ${lm.id} (sha256 ${lm.sha256.slice(0, 12)}...): ${count} frames of 64x64 at ${videoCodec(model).rates.join(',')} bits each -> ${file}, ${bytes.length} bytes`);
       const rows = [source];
-      const critic = model.critics.marginal;
+      const critic = marginalCritic(model, 0);
       const names = videoCodec(model).decoders;
       for (const name of names) {
         const { frames } = decompress(lm, bytes, name);

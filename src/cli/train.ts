@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { initEngine, type BackendName } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
+import { describeModel } from '../models/model-file.ts';
 import { presetNames, presets } from '../train/presets.ts';
 import { runTraining } from '../train/run.ts';
 import { parseFlags } from './args.ts';
@@ -42,7 +43,7 @@ export default {
     if (values.list) {
       for (const name of presetNames()) {
         const c = presets[name]!;
-        console.log(`${name.padEnd(26)} ${c.stage.padEnd(10)} ${c.model.kind} widths ${c.model.widths.join('-')} rate ${c.model.rate} batch ${c.batch} steps ${c.steps}${c.stage === 'perception' ? ` lambda ${c.lambda} from ${c.from}` : ''}`);
+        console.log(`${name.padEnd(26)} ${c.stage.padEnd(10)} ${describeModel(c.model)} batch ${c.batch} steps ${c.steps}${c.stage === 'perception' ? ` lambda ${c.lambda} from ${c.from}` : ''}`);
       }
       return 0;
     }

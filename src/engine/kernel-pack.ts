@@ -4,6 +4,7 @@ import { registerCoreGradients } from './core-gradients.ts';
 import { missingGradients, replacedGradients } from './gradients.ts';
 import { wasmConvKernels } from './wasm-conv.ts';
 import { wasmSegmentKernels } from './wasm-segment.ts';
+import { wasmWarpKernels } from './wasm-warp.ts';
 
 let registered = false;
 
@@ -23,5 +24,5 @@ export function registerKernelPack(): void {
   registerCoreGradients();
   for (const config of missingGradients) if (getGradient(config.kernelName) === undefined) registerGradient(config);
   for (const config of replacedGradients) registerGradient(config);
-  for (const config of [...wasmConvKernels, ...wasmSegmentKernels, ...cpuFixes()]) replaceKernel(config);
+  for (const config of [...wasmConvKernels, ...wasmSegmentKernels, ...wasmWarpKernels, ...cpuFixes()]) replaceKernel(config);
 }

@@ -8,9 +8,9 @@
 import { tf } from '../engine/index.ts';
 import type { RateName } from '../codec/rates.ts';
 import { frameOf, type FrameSource } from '../data/source.ts';
-import { critic, type CriticParams } from '../models/critic.ts';
+import { critic } from '../models/critic.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
-import type { Model } from '../models/model-file.ts';
+import { marginalCritic, type Model } from '../models/model-file.ts';
 import { videoCodec } from '../video/codec.ts';
 import { judgeW1, type JudgeConfig } from './judge.ts';
 
@@ -54,14 +54,11 @@ function stat(values: number[]): Stat {
   return { mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values), values };
 }
 
-/** The model's critic that scores one frame, if it has one. */
-const marginalCritic = (m: Model): CriticParams | undefined => m.critics.marginal;
-
 export function evaluate(model: Model, source: FrameSource, o: EvalOptions): EvalResult {
   const codec = videoCodec(model);
   const T = codec.rates.length;
   const batch = o.batch ?? 64;
-  const crit = marginalCritic(model);
+  const crits = codec.rates.map((_, t) => marginalCritic(model, t));
   const frames = (start: number, n: number) => {
     const b = source.batch('test', start, n, T);
     return codec.rates.map((_, t) => tf.tensor4d(frameOf(b, t), [n, source.size, source.size, 1]));
@@ -75,11 +72,11 @@ export function evaluate(model: Model, source: FrameSource, o: EvalOptions): Eva
       tf.tidy(() => {
         const xs = frames(start, n);
         const { messages } = codec.encode(xs, { seed, firstGop: start });
-        const realScores = crit ? xs.map((x) => tf.mean(critic(crit, x)).dataSync()[0]!) : [];
+        const realScores = xs.map((x, t) => (crits[t] ? tf.mean(critic(crits[t]!, x)).dataSync()[0]! : 0));
         for (const name of codec.decoders) {
           codec.decode(name, messages).forEach((y, t) => {
             add(t, `${name}.mse`, tf.mean(tf.squaredDifference(y, xs[t]!)).dataSync()[0]! * n);
-            if (crit) add(t, `${name}.critic_w1`, (realScores[t]! - tf.mean(critic(crit, y)).dataSync()[0]!) * n);
+            if (crits[t]) add(t, `${name}.critic_w1`, (realScores[t]! - tf.mean(critic(crits[t]!, y)).dataSync()[0]!) * n);
           });
         }
       });

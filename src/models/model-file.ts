@@ -7,28 +7,41 @@ import { UserError } from '../errors.ts';
 import { isRateName } from '../codec/rates.ts';
 import { LEGACY_PREFIXES } from './decoders.ts';
 import { disposeIFrameModel, iframeFromArrays, iframeGroups, type IFrameModel, type IFrameModelConfig } from './iframe.ts';
+import type { CriticParams } from './critic.ts';
+import { disposeGopModel, gopFromArrays, gopGroups, type GopModel, type GopModelConfig } from './gop.ts';
 import { encodeParams, flattenParams, type ParamTree } from './params.ts';
 import { decodeTensorFile, type NamedArrays } from './tensor-file.ts';
 
-export type ModelConfig = IFrameModelConfig;
-export type Model = IFrameModel;
+export type ModelConfig = IFrameModelConfig | GopModelConfig;
+export type Model = IFrameModel | GopModel;
 
-interface ModelKind {
-  fromArrays(config: ModelConfig, arrays: NamedArrays, source: string): Model;
-  groups(m: Model): Record<string, ParamTree>;
-  dispose(m: Model): void;
+interface ModelKind<M extends Model> {
+  fromArrays(config: M['config'], arrays: NamedArrays, source: string): M;
+  groups(m: M): Record<string, ParamTree>;
+  /** The marginal critic that scores frame t (0-based), where the model has one. */
+  critic(m: M, t: number): CriticParams | undefined;
+  dispose(m: M): void;
 }
 
-const MODEL_KINDS: Record<ModelConfig['kind'], ModelKind> = {
-  iframe: {
-    fromArrays: iframeFromArrays,
-    groups: iframeGroups,
-    dispose: disposeIFrameModel,
+const MODEL_KINDS: { [K in ModelConfig['kind']]: ModelKind<Extract<Model, { config: { kind: K } }>> } = {
+  iframe: { fromArrays: iframeFromArrays, groups: iframeGroups, critic: (m) => m.critics.marginal, dispose: disposeIFrameModel },
+  gop: {
+    fromArrays: gopFromArrays,
+    groups: gopGroups,
+    critic: (m, t) => (t === 0 ? m.iframe?.critics.marginal : m.pframes[t - 1]?.critics.marginal),
+    dispose: disposeGopModel,
   },
 };
 
-export const modelGroups = (m: Model) => MODEL_KINDS[m.config.kind].groups(m);
-export const disposeModel = (m: Model) => MODEL_KINDS[m.config.kind].dispose(m);
+/** One line about a model's network: kind, widths, rates. */
+export function describeModel(c: ModelConfig): string {
+  return c.kind === 'iframe' ? `iframe widths ${c.widths.join('-')} rate ${c.rate}` : `gop rates ${c.rates.join(',')} pframe widths ${c.pframeWidths.join('-')}`;
+}
+
+const kindOf = (m: Model) => MODEL_KINDS[m.config.kind] as ModelKind<Model>;
+export const modelGroups = (m: Model) => kindOf(m).groups(m);
+export const disposeModel = (m: Model) => kindOf(m).dispose(m);
+export const marginalCritic = (m: Model, t: number) => kindOf(m).critic(m, t);
 
 /** A model with what names it: `id` (the zoo or preset name) and the sha256 of its file's bytes. */
 export interface LoadedModel {
@@ -91,7 +104,7 @@ function parseConfig(json: string, source: string): ModelConfig {
 export async function readModelFile(bytes: Uint8Array, source: string): Promise<LoadedModel> {
   const { arrays, metadata } = decodeTensorFile(bytes, source);
   const config = metadata.model !== undefined ? parseConfig(metadata.model, source) : legacy(arrays, metadata, source);
-  const model = MODEL_KINDS[config.kind].fromArrays(config, arrays, source);
+  const model = (MODEL_KINDS[config.kind] as ModelKind<Model>).fromArrays(config, arrays, source);
   const known = new Set(Object.entries(modelGroups(model)).flatMap(([p, t]) => flattenParams(t, p).map(([n]) => n)));
   const extra = [...arrays.keys()].find((k) => !known.has(k));
   if (extra !== undefined) {

@@ -55,6 +55,16 @@ export function cloneParams<T extends ParamTree>(tree: T): T {
   return out as T;
 }
 
+/** Assign every variable of `src` to the same-named one of `dst` (same shapes); both records have the same structure. */
+export function copyParams(dst: ParamTree, src: ParamTree): void {
+  const from = new Map(flattenParams(src));
+  for (const [name, v] of flattenParams(dst)) {
+    const s = from.get(name);
+    if (!s || s.shape.join() !== v.shape.join()) throw new Error(`copyParams: '${name}' is missing or has another shape`);
+    v.assign(s);
+  }
+}
+
 export function disposeParams(tree: ParamTree): void {
   for (const [, v] of flattenParams(tree)) v.dispose();
 }

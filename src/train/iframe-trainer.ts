@@ -7,10 +7,11 @@ import { tf } from '../engine/index.ts';
 import { binWidth, quantizeTensor } from '../codec/quantizer.ts';
 import type { FrameSource } from '../data/source.ts';
 import { critic, criticLoss, initCritic, updateSpectralNorms } from '../models/critic.ts';
-import { DECODERS } from '../models/decoders.ts';
+import { UserError } from '../errors.ts';
+import type { Model } from '../models/model-file.ts';
 import { decode, encode, iframeGroups, initIFrameModel, type EncoderParams, type IFrameModel, type IFrameModelConfig } from '../models/iframe.ts';
 import { applyUpdates, evalCtx, trainCtx } from '../models/layers.ts';
-import { cloneParams, disposeParams, type ParamTree } from '../models/params.ts';
+import { cloneParams, copyParams, type ParamTree } from '../models/params.ts';
 import { Adam } from '../optim/adam.ts';
 import { Rng } from '../rng.ts';
 import type { TrainConfig } from './presets.ts';
@@ -33,28 +34,30 @@ export class IFrameTrainer implements Trainer {
   private criticOpt?: Adam;
 
   constructor(readonly config: TrainConfig, private readonly source: FrameSource) {
-    this.m = initIFrameModel(config.model as IFrameModelConfig, config.seed);
-    if (config.stage === 'mse') this.codecOpt = new Adam({ enc: this.m.enc, mmse: this.m.decoders.mmse! }, config.codecOptimizer);
-    else this.start();
+    const m = (this.m = initIFrameModel(config.model as IFrameModelConfig, config.seed));
+    if (config.stage === 'mse') {
+      this.codecOpt = new Adam({ enc: m.enc, mmse: m.decoders.mmse! }, config.codecOptimizer);
+      return;
+    }
+    m.decoders.fmd = cloneParams(m.decoders.mmse!);
+    m.config = { ...m.config, critic: config.critic };
+    m.critics.marginal = initCritic({ ...config.critic, size: m.net.size, frames: 1 }, config.seed + 7);
+    this.codecOpt = new Adam({ fmd: m.decoders.fmd }, config.codecOptimizer);
+    this.criticOpt = new Adam({ critic: m.critics.marginal }, config.criticOptimizer);
   }
 
   model(): IFrameModel {
     return this.m;
   }
 
-  startGroups(): Record<string, ParamTree> {
-    return { enc: this.m.enc, [DECODERS.mmse.prefix]: this.m.decoders.mmse! };
-  }
-
-  /** The 0-PLF-FMD decoder starts from the MMSE decoder's weights (call again after loading them). */
-  start(): void {
-    const m = this.m;
-    if (m.decoders.fmd) disposeParams(m.decoders.fmd);
-    m.decoders.fmd = cloneParams(m.decoders.mmse!);
-    m.config = { ...m.config, critic: this.config.critic };
-    m.critics.marginal ??= initCritic({ ...this.config.critic, size: m.net.size, frames: 1 }, this.config.seed + 7);
-    this.codecOpt = new Adam({ fmd: m.decoders.fmd }, this.config.codecOptimizer);
-    this.criticOpt = new Adam({ critic: m.critics.marginal }, this.config.criticOptimizer);
+  /** The perception stage takes the encoder and MMSE decoder from `from`; its 0-PLF-FMD decoder starts as the MMSE decoder. */
+  start(from: Model | undefined): void {
+    if (this.config.stage === 'mse') return;
+    if (from?.config.kind !== 'iframe') throw new UserError('the I-frame perception stage starts from an I-frame model');
+    const src = from as IFrameModel;
+    copyParams(this.m.enc, src.enc);
+    copyParams(this.m.decoders.mmse!, src.decoders.mmse!);
+    copyParams(this.m.decoders.fmd!, src.decoders.mmse!);
   }
 
   checkpointGroups(): Record<string, ParamTree> {

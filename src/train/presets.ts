@@ -4,7 +4,8 @@
  */
 import type { MotionMode } from '../data/moving-mnist.ts';
 import { movingMnistSource, type FrameSource } from '../data/source.ts';
-import type { CriticSpec } from '../models/iframe.ts';
+import type { RateName } from '../codec/rates.ts';
+import type { CriticSpec, IFrameModelConfig } from '../models/iframe.ts';
 import type { ModelConfig } from '../models/model-file.ts';
 import type { AdamConfig } from '../optim/adam.ts';
 
@@ -15,8 +16,11 @@ export interface TrainConfig {
   stage: 'mse' | 'perception';
   /** The critics' shape (perception stage, and the judge at evaluation). */
   critic: CriticSpec;
-  /** Perception weight: loss = MSE + lambda * W1. */
+  /** Perception weight: loss = MSE + lambda * W1 (the 0-PLF-FMD decoder's, and the 0-PLF-JD one's unless lambdaJoint is set). */
   lambda: number;
+  lambdaJoint?: number;
+  /** GOP models: the P-frame (1-based frame index) this preset trains; the earlier frames are frozen. */
+  frame?: number;
   batch: number;
   steps: number;
   codecOptimizer: AdamConfig;
@@ -103,6 +107,36 @@ Object.assign(presets_, {
   'tiny-perception': { ...perception('tiny-mse', 0.05, 8), judgeSteps: 2 },
   'tiny-nan': { ...presets_['tiny-mse']!, nanAtStep: 5 },
 });
+
+/**
+ * P-frame cells: `pframe-<R1>-<R2>[-<R3>]-<mse|perception>` trains the last frame of a GOP at
+ * those rates (frame 2 of a GOP of 2, frame 3 of a GOP of 3) with the earlier frames frozen:
+ * R1 = 12 is the shipped I-frame model, R1 = inf the first frame itself; the MSE stage of frame 3
+ * starts from the perception model of the GOP of 2 with the same first rates. The grid of the
+ * paper's Table 1 and Figure 3 is this pattern over its rates.
+ */
+const PFRAME_CPU_WIDTHS = [32, 32, 64, 64];
+const SHIPPED_IFRAME: IFrameModelConfig = { kind: 'iframe', size: 64, widths: CPU_WIDTHS, rate: '12', critic: { widths: [16, 32, 64, 128], spectralNorm: true } };
+function pframeCell(name: string, rates: RateName[], iframe: { config: IFrameModelConfig; from: string } | undefined, widths: number[], critic: CriticSpec, mse: { batch: number; steps: number }, perception: { steps: number; lambda: number; judgeSteps: number }): void {
+  const frame = rates.length;
+  const first = { ...base, model: { kind: 'gop', size: 64, rates, ...(iframe ? { iframe: iframe.config } : {}), pframeWidths: widths }, critic, frame, ...mse } satisfies TrainConfig;
+  const from = frame > 2 ? `${name.replace(/-[^-]+$/, '')}-perception` : iframe?.from;
+  presets_[`${name}-mse`] = { ...first, ...(from ? { from } : {}) };
+  presets_[`${name}-perception`] = {
+    ...first, stage: 'perception', from: `${name}-mse`, codecOptimizer: perceptionAdam, criticPerDecoder: 1, ...perception,
+  };
+}
+for (const rates of [['inf', '1'], ['inf', '2'], ['inf', '3.17'], ['12', '4'], ['12', '8'], ['12', '12'], ['12', '12', '12']] as RateName[][]) {
+  pframeCell(`pframe-${rates.join('-')}`, rates, rates[0] === 'inf' ? undefined : { config: SHIPPED_IFRAME, from: 'zoo:iframe-cpu-12' }, PFRAME_CPU_WIDTHS,
+    { widths: [16, 32, 64, 128], spectralNorm: true }, { batch: 32, steps: 20000 }, { steps: 4500, lambda: 0.1, judgeSteps: 500 });
+}
+// Tiny cells for tests: R1 = inf, and R1 = 12 on the tiny I-frame preset trained beside them.
+const tinyIFrame = presets_['tiny-perception']!;
+for (const rates of [['inf', '2'], ['12', '12'], ['12', '12', '12']] as RateName[][]) {
+  pframeCell(`tiny-pframe-${rates.join('-')}`, rates, rates[0] === 'inf' ? undefined : { config: { ...(tinyIFrame.model as IFrameModelConfig), critic: tinyIFrame.critic }, from: 'tiny-perception' },
+    TINY_WIDTHS, tinyIFrame.critic, { batch: 4, steps: 6 }, { steps: 4, lambda: 0.05, judgeSteps: 2 });
+}
+for (const k of Object.keys(presets_).filter((k) => k.startsWith('tiny-pframe'))) Object.assign(presets_[k]!, { checkpointEvery: 3, logEvery: 1, evalSamples: 8 });
 
 export const presets: Readonly<Record<string, TrainConfig>> = presets_;
 

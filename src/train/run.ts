@@ -6,9 +6,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { evaluate, flatMetrics } from '../eval/evaluate.ts';
-import { encodeModelFile, sha256Hex } from '../models/model-file.ts';
+import { disposeModel, encodeModelFile, readModelFile, sha256Hex, type Model } from '../models/model-file.ts';
 import { decodeParamsInto, encodeParams } from '../models/params.ts';
-import { readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
+import { folderStore, readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
+import { loadZooModel } from '../models/zoo.ts';
 import { sourceFor, type TrainConfig } from './presets.ts';
 import { TRAINERS, type Losses } from './trainer.ts';
 
@@ -72,6 +73,16 @@ function truncateLog(path: string, step: number): void {
   writeFileAtomic(path, new TextEncoder().encode(kept.map((l) => l + '\n').join('')));
 }
 
+/**
+ * The model a fresh run starts from: `--from FILE`, else `zoo:NAME` (a shipped model), else the
+ * model of preset `from` trained beside this run (<out>/../<from>/model.safetensors).
+ */
+async function startModel(from: string, file: string | undefined, out: string): Promise<Model> {
+  if (file === undefined && from.startsWith('zoo:')) return (await loadZooModel(folderStore(), from.slice(4))).model;
+  const path = file ?? join(dirname(out), from, MODEL);
+  return (await readModelFile(readFileOrFail(path, `model to start from (train preset '${from}' first, or pass --from)`), path)).model;
+}
+
 export async function runTraining(o: RunOptions): Promise<RunResult> {
   const say = o.say ?? ((l: string) => process.stderr.write(l + '\n'));
   const c = o.config;
@@ -94,11 +105,9 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
     say(`resuming ${o.preset} at step ${step}/${c.steps}`);
   } else {
     if (o.resume) say(`no checkpoint in ${o.out}: starting ${o.preset} from step 0`);
-    if (c.stage === 'perception') {
-      const from = o.from ?? join(dirname(o.out), c.from ?? '', MODEL);
-      decodeParamsInto(readFileOrFail(from, 'model to start the perception stage from (train its MSE preset first, or pass --from)'), trainer.startGroups(), from);
-      trainer.start();
-    }
+    const from = c.from === undefined ? undefined : await startModel(c.from, o.from, o.out);
+    trainer.start(from);
+    if (from) disposeModel(from);
     writeFileSync(logPath, '');
   }
 

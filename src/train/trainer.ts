@@ -5,6 +5,7 @@
 import type { FrameSource } from '../data/source.ts';
 import type { Model } from '../models/model-file.ts';
 import type { ParamTree } from '../models/params.ts';
+import { GopTrainer } from './gop-trainer.ts';
 import { IFrameTrainer } from './iframe-trainer.ts';
 import type { TrainConfig } from './presets.ts';
 
@@ -15,14 +16,16 @@ export interface Trainer {
   model(): Model;
   /** What a checkpoint holds: the model plus every optimizer's state. */
   checkpointGroups(): Record<string, ParamTree>;
-  /** The groups a perception stage loads from its MSE stage's model file, before `start()`. */
-  startGroups(): Record<string, ParamTree>;
-  /** Begin a perception stage from the loaded groups (its new decoders start from the MMSE decoder). */
-  start(): void;
+  /**
+   * A fresh run (not a resume) begins: take the weights the stage starts from out of `from`
+   * (the model named by the config's `from`: the MSE stage's model for a perception stage).
+   */
+  start(from: Model | undefined): void;
   /** Step `step` (0-based): one batch, one update; all randomness a pure function of (seed, step). */
   step(step: number): Losses;
 }
 
 export const TRAINERS: Record<TrainConfig['model']['kind'], (c: TrainConfig, source: FrameSource) => Trainer> = {
   iframe: (c, source) => new IFrameTrainer(c, source),
+  gop: (c, source) => new GopTrainer(c, source),
 };

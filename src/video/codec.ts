@@ -12,12 +12,13 @@ import { frameSpec } from '../codec/rates.ts';
 import { UserError } from '../errors.ts';
 import type { DecoderName } from '../models/decoders.ts';
 import type { LoadedModel, Model } from '../models/model-file.ts';
+import type { GopModel } from '../models/gop.ts';
+import type { IFrameModel } from '../models/iframe.ts';
+import { gopCodec } from './gop.ts';
 import { iframeCodec } from './iframe.ts';
 import type { FrameMessage, VideoCodec } from './types.ts';
 
-const CODECS: Record<Model['config']['kind'], (m: Model) => VideoCodec> = { iframe: iframeCodec };
-
-export const videoCodec = (m: Model): VideoCodec => CODECS[m.config.kind](m);
+export const videoCodec = (m: Model): VideoCodec => (m.config.kind === 'iframe' ? iframeCodec(m as IFrameModel) : gopCodec(m as GopModel));
 
 /** Sequences per encoder batch. */
 const BATCH = 64;

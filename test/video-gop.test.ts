@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initEngine, tf } from '../src/engine/index.ts';
+import { readRdpv } from '../src/codec/container.ts';
+import { movingMnistBatch } from '../src/data/moving-mnist.ts';
+import { frameOf } from '../src/data/source.ts';
+import { DECODER_NAMES } from '../src/models/decoders.ts';
+import type { GopModel } from '../src/models/gop.ts';
+import { readModelFile, type LoadedModel } from '../src/models/model-file.ts';
+import { presets } from '../src/train/presets.ts';
+import { MODEL, runTraining } from '../src/train/run.ts';
+import { compress, decompress } from '../src/video/codec.ts';
+import { decodeGop, encodeGop, fileDithers } from '../src/video/gop.ts';
+import { UserError } from '../src/errors.ts';
+import { assertClose } from './support/close.ts';
+
+await initEngine({ backend: 'wasm' });
+
+const root = mkdtempSync(join(tmpdir(), 'rdpv-gop-'));
+const quiet = () => {};
+async function train(preset: string): Promise<LoadedModel> {
+  const r = await runTraining({ preset, config: presets[preset]!, out: join(root, preset), resume: false, say: quiet });
+  assert.equal(r.exitCode, 0, preset);
+  return readModelFile(readFileSync(join(root, preset, MODEL)), preset);
+}
+
+// The chain a GOP-3 model at 12 bits per frame is trained by: I-frame, frame 2, frame 3, each in two stages.
+const chain = ['tiny-mse', 'tiny-perception', 'tiny-pframe-12-12-mse', 'tiny-pframe-12-12-perception', 'tiny-pframe-12-12-12-mse', 'tiny-pframe-12-12-12-perception'];
+const models: Record<string, LoadedModel> = {};
+for (const p of chain) models[p] = await train(p);
+models['tiny-pframe-inf-2-mse'] = await train('tiny-pframe-inf-2-mse');
+models['tiny-pframe-inf-2-perception'] = await train('tiny-pframe-inf-2-perception');
+
+/** Sequences [N, T, 64, 64] of the test split. */
+const sequences = (n: number, T: number) => movingMnistBatch({ split: 'test', seed: 9, frames: T }, 0, n);
+
+test('the perception stage keeps the encoder side and MMSE decoder of every frame bit-identical and trains fmd and jd', () => {
+  const before = models['tiny-pframe-12-12-12-mse']!.model as GopModel;
+  const after = models['tiny-pframe-12-12-12-perception']!.model as GopModel;
+  const p = (m: GopModel, k: number) => m.pframes[k]!;
+  for (const k of [0, 1]) {
+    assert.deepEqual(p(after, k).enc.motion.latent.w.dataSync(), p(before, k).enc.motion.latent.w.dataSync());
+    assert.deepEqual(p(after, k).decoders.mmse!.decoder.out.w.dataSync(), p(before, k).decoders.mmse!.decoder.out.w.dataSync());
+  }
+  assert.deepEqual(Object.keys(p(after, 1).decoders).sort(), ['fmd', 'jd', 'mmse']);
+  assert.ok(p(after, 1).decoders.jd!.context.blocks.b0!.w.shape[2] === 3, 'the frame-3 jd decoder reads the prediction and its two past outputs');
+  assert.deepEqual(p(after, 0).decoders.jd!.decoder.out.w.dataSync(), p(before, 0).decoders.jd!.decoder.out.w.dataSync(), 'frame 2 is frozen while frame 3 trains');
+});
+
+for (const name of ['tiny-pframe-inf-2-perception', 'tiny-pframe-12-12-perception', 'tiny-pframe-12-12-12-perception']) {
+  test(`${name}: a file carries exactly the rate budget and every decoder decodes it to the model's own outputs`, () => {
+    const lm = models[name]!;
+    const m = lm.model as GopModel;
+    const T = m.config.rates.length;
+    const seqs = sequences(3, T);
+    const file = compress(lm, seqs.data, 5);
+    const { header, payload } = readRdpv(file);
+    assert.equal(header.gop, T);
+    const bits = m.config.rates.reduce((b, r) => b + (r === 'inf' ? 0 : Number(r)), 0);
+    const raw = m.config.rates.filter((r) => r === 'inf').length * 64 * 64;
+    assert.equal(payload.length, Math.ceil((3 * bits) / 8) + 3 * raw);
+    for (const decoder of DECODER_NAMES) {
+      const got = decompress(lm, file, decoder).frames;
+      const want = tf.tidy(() => {
+        const xs = Array.from({ length: T }, (_, t) => tf.tensor4d(frameOf(seqs, t), [3, 64, 64, 1]));
+        const enc = encodeGop(m, xs, fileDithers(m, { seed: 5, firstGop: 0 }, 3));
+        const ys = decodeGop(m, decoder, enc.messages).map((y) => y.arraySync());
+        // file order: GOP by GOP, frame by frame
+        return new Float32Array(ys[0]!.flatMap((_, b) => ys.map((y) => y[b]!.flat(2))).flat());
+      });
+      assertClose(got, want, 1e-6, `${decoder}`);
+    }
+  });
+}
+
+test('a GOP file made by one model is refused by another', () => {
+  const file = compress(models['tiny-pframe-12-12-perception']!, sequences(1, 2).data, 1);
+  assert.throws(() => decompress(models['tiny-pframe-inf-2-perception']!, file, 'jd'), (e: Error) => e instanceof UserError && /not by these weights/.test(e.message));
+});
