@@ -9,9 +9,9 @@ import { ditherTensor, quantizeTensor } from '../src/codec/quantizer.ts';
 import { movingMnistBatch } from '../src/data/moving-mnist.ts';
 import { criticW1 } from '../src/eval/critic-score.ts';
 import { critic } from '../src/models/critic.ts';
-import { decode, encode, initIFrameModel, type IFrameModel, type IFrameModelConfig } from '../src/models/iframe.ts';
+import { decode, encode } from '../src/models/iframe.ts';
 import { evalCtx } from '../src/models/layers.ts';
-import { encodeModelFile, readModelFile } from '../src/models/model-file.ts';
+import { readModelFile } from '../src/models/model-file.ts';
 import { encodeParams } from '../src/models/params.ts';
 import { folderStore } from '../src/models/weights-io.ts';
 import { loadZooModelBySha, zooManifest } from '../src/models/zoo.ts';
@@ -19,14 +19,11 @@ import { compress, decompress } from '../src/video/codec.ts';
 import { UserError } from '../src/errors.ts';
 import { runCli } from './run-cli.ts';
 import { assertClose } from './support/close.ts';
+import { tinyIFrameModel } from './support/tiny.ts';
 
 await initEngine({ backend: 'cpu' });
 
-const config: IFrameModelConfig = { kind: 'iframe', size: 64, widths: [4, 4, 8, 8], rate: '12', critic: { widths: [4, 8], spectralNorm: true } };
-const tinyModel = async (seed: number) => {
-  const lm = await readModelFile(encodeModelFile(initIFrameModel(config, seed, ['mmse', 'fmd']), `tiny-${seed}`), 'tiny');
-  return { ...lm, model: lm.model as IFrameModel };
-};
+const tinyModel = tinyIFrameModel;
 
 test('a compressed file decodes to what the model computes with the same dither, with each decoder', async () => {
   const lm = await tinyModel(3);
@@ -48,9 +45,10 @@ test('a compressed file decodes to what the model computes with the same dither,
 });
 
 test('a weight file written before the decoder table (dec/pdec/critic names, training config) loads as today\'s', async () => {
-  const m = initIFrameModel(config, 4, ['mmse', 'fmd']);
+  const { model: m } = await tinyModel(4);
+  const config = m.config;
   const old = encodeParams({ enc: m.enc, dec: m.decoders.mmse!, pdec: m.decoders.fmd!, critic: m.critics.marginal! }, {
-    preset: 'old', config: JSON.stringify({ widths: config.widths, rate: '12', criticWidths: [4, 8], spectralNorm: true, lambda: 0.1 }),
+    preset: 'old', config: JSON.stringify({ widths: config.widths, rate: '12', criticWidths: config.critic!.widths, spectralNorm: true, lambda: 0.1 }),
   });
   const lm = await readModelFile(old, 'old');
   assert.equal(lm.model.config.kind, 'iframe');

@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initEngine, tf } from '../src/engine/index.ts';
+import { movingMnistSource } from '../src/data/source.ts';
+import { compressAiJson, evaluate, flatMetrics } from '../src/eval/evaluate.ts';
+import { folderStore } from '../src/models/weights-io.ts';
+import { loadZooModel } from '../src/models/zoo.ts';
+import { runCli } from './run-cli.ts';
+import { assertClose } from './support/close.ts';
+import { goldenJson } from './support/golden.ts';
+import { tinyIFrameModel } from './support/tiny.ts';
+
+await initEngine({ backend: 'wasm' });
+
+test('the shipped model scores the stored evaluation on 64 test sequences under dither seeds 1 and 2', async () => {
+  const lm = await loadZooModel(folderStore());
+  const json = compressAiJson(evaluate(lm.model, movingMnistSource({ seed: 1 }), { samples: 64, ditherSeeds: [1, 2], batch: 32 }), lm.id, lm.sha256);
+  const want = goldenJson('eval-iframe-cpu-12.json', json);
+  assert.equal(json.description, want.description);
+  assert.deepEqual(Object.keys(json.results), Object.keys(want.results));
+  for (const [k, v] of Object.entries(want.results)) {
+    if (typeof v[0] === 'number') assertClose(json.results[k]! as number[], v as number[], 1e-6, k, true);
+    else assert.deepEqual(json.results[k], v, k);
+  }
+});
+
+test('each seed is another file dither: min <= mean <= max, one value per seed, batch size does not change the score', async () => {
+  const { model } = await tinyIFrameModel(2);
+  const source = movingMnistSource({ seed: 3 });
+  const before = tf.memory().numTensors;
+  const a = evaluate(model, source, { samples: 12, ditherSeeds: [1, 2, 3], batch: 5 });
+  assert.equal(tf.memory().numTensors, before, 'evaluation frees its tensors');
+  const b = evaluate(model, source, { samples: 12, ditherSeeds: [1, 2, 3], batch: 12 });
+  for (const [name, s] of Object.entries(a.frames[0]!.decoders)) {
+    assert.equal(s.mse.values.length, 3);
+    assert.ok(s.mse.min <= s.mse.mean && s.mse.mean <= s.mse.max, name);
+    assert.ok(new Set(s.mse.values).size > 1, `${name}: the dither seeds gave identical scores`);
+    assertClose(b.frames[0]!.decoders[name as 'mmse']!.mse.values, s.mse.values, 1e-6, name, true);
+  }
+  assert.deepEqual(Object.keys(flatMetrics(a)).sort(), ['fmd_critic_w1', 'fmd_mse', 'mmse_critic_w1', 'mmse_mse']);
+});
+
+test('rdpv eval --json prints a CompressAI-style results file; a missing model file is one line and exit 2', async () => {
+  const { code, out } = await runCli(['eval', '--samples', '8', '--dither-seeds', '2', '--json']);
+  assert.equal(code, 0);
+  const json = JSON.parse(out.join('\n')) as { name: string; results: Record<string, unknown[]> };
+  assert.equal(json.name, 'iframe-cpu-12');
+  assert.deepEqual(json.results.frame, [1]);
+  assert.equal(json.results.mmse_mse!.length, 1);
+  const bad = await runCli(['eval', '--model', '/nonexistent/model.safetensors']);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.err.length, 1);
+});
