@@ -9,7 +9,7 @@ import { ditherTensor, quantizeTensor } from '../src/codec/quantizer.ts';
 import { movingMnistBatch } from '../src/data/moving-mnist.ts';
 import { criticW1 } from '../src/eval/critic-score.ts';
 import { critic } from '../src/models/critic.ts';
-import { decode, encode } from '../src/models/iframe.ts';
+import { decode, encode, type IFrameModel } from '../src/models/iframe.ts';
 import { evalCtx } from '../src/models/layers.ts';
 import { readModelFile } from '../src/models/model-file.ts';
 import { encodeParams } from '../src/models/params.ts';

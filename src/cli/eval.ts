@@ -7,9 +7,10 @@ import { loadModelArg } from '../models/weights-io.ts';
 import { parseFlags } from './args.ts';
 import type { Command } from './command.ts';
 
-const USAGE = `usage: rdpv eval [--model NAME|FILE] [--samples N] [--dither-seeds K] [--judge-steps N] [--seed S] [--json]
+const USAGE = `usage: rdpv eval [--model NAME|FILE] [--samples N] [--dither-seeds K] [--judge-steps N] [--seed S] [--split test|train --first I] [--json]
 Scores a model (a shipped one by name, default the default one, or a weight file) on the
-MovingMNIST test split: each decoder's per-pixel MSE per frame, as mean, min and max over dither
+MovingMNIST test split (or, to choose settings such as lambda without looking at the test split,
+on training sequences from index I on, far past what training reads): each decoder's per-pixel MSE per frame, as mean, min and max over dither
 seeds 1..K (each seed is another file dither), and the model critic's W1 estimate where the model
 has a critic. --judge-steps N also trains a fresh judge critic per decoder, frame and seed for N
 steps (src/eval/judge.ts). --json prints a CompressAI-style results file.`;
@@ -27,7 +28,8 @@ export default {
     const { values } = parseFlags(args, {
       model: { type: 'string' }, samples: { type: 'int', min: 1, max: 1 << 20, default: 1024 },
       'dither-seeds': { type: 'int', min: 1, max: 100, default: 3 }, 'judge-steps': { type: 'int', min: 0, default: 0 },
-      seed: { type: 'int', min: 0, max: 0xffffffff, default: 1 }, batch: { type: 'int', min: 1, max: 1024, default: 64 }, json: { type: 'boolean' },
+      seed: { type: 'int', min: 0, max: 0xffffffff, default: 1 }, split: { type: 'choice', choices: ['test', 'train'], default: 'test' },
+      first: { type: 'int', min: 0, default: 0 }, batch: { type: 'int', min: 1, max: 1024, default: 64 }, json: { type: 'boolean' },
     });
     await initEngine();
     const lm = await loadModelArg(values.model);
@@ -36,7 +38,7 @@ export default {
       const seeds = Array.from({ length: values['dither-seeds'] }, (_, i) => i + 1);
       const critic = lm.model.config.critic ?? { widths: DEFAULT_JUDGE_WIDTHS, spectralNorm: true };
       const result = evaluate(lm.model, source, {
-        samples: values.samples, ditherSeeds: seeds, batch: values.batch,
+        samples: values.samples, split: values.split, first: values.first, ditherSeeds: seeds, batch: values.batch,
         ...(values['judge-steps'] > 0 ? { judge: { ...critic, steps: values['judge-steps'], batch: 32, seed: 1000 + values.seed, optimizer: JUDGE_ADAM } } : {}),
         onSeed: values.json ? undefined : (s) => process.stderr.write(`dither seed ${s}/${seeds.length} done\n`),
       });
@@ -44,7 +46,7 @@ export default {
         console.log(JSON.stringify(compressAiJson(result, lm.id, lm.sha256), null, 2));
         return 0;
       }
-      console.log(`${lm.id} (sha256 ${lm.sha256.slice(0, 12)}...) on ${result.source}, test split, ${result.samples} sequences, dither seeds ${seeds.join(',')}: mean [min, max]`);
+      console.log(`${lm.id} (sha256 ${lm.sha256.slice(0, 12)}...) on ${result.source}, ${result.split} split, ${result.samples} sequences from ${result.first}, dither seeds ${seeds.join(',')}: mean [min, max]`);
       for (const f of result.frames) {
         for (const [name, s] of Object.entries(f.decoders)) {
           const extra = [s.critic_w1 && `critic W1 ${show(s.critic_w1, 3)}`, s.judge_w1 && `judge W1 ${show(s.judge_w1, 3)}`].filter(Boolean).join(', ');

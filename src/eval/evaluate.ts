@@ -7,6 +7,7 @@
  */
 import { tf } from '../engine/index.ts';
 import type { RateName } from '../codec/rates.ts';
+import type { Split } from '../data/types.ts';
 import { frameOf, type FrameSource } from '../data/source.ts';
 import { critic } from '../models/critic.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
@@ -15,11 +16,13 @@ import { videoCodec } from '../video/codec.ts';
 import { judgeW1, type JudgeConfig } from './judge.ts';
 
 export interface EvalOptions {
-  /** Test sequences scored (from index 0). */
+  /** Sequences scored: `samples` of `split` (default test) from index `first` (default 0). */
   samples: number;
+  split?: Split;
+  first?: number;
   ditherSeeds: number[];
   batch?: number;
-  /** Train a fresh judge critic per decoder, frame and dither seed (on test sequences from 2^20 on). */
+  /** Train a fresh judge critic per decoder, frame and dither seed (on sequences of the split from first + 2^20 on). */
   judge?: Omit<JudgeConfig, 'size'>;
   /** Called after each dither seed (progress). */
   onSeed?: (seed: number) => void;
@@ -42,6 +45,8 @@ export interface DecoderScores {
 
 export interface EvalResult {
   source: string;
+  split: Split;
+  first: number;
   samples: number;
   dither_seeds: number[];
   /** Per frame of the GOP. */
@@ -59,8 +64,10 @@ export function evaluate(model: Model, source: FrameSource, o: EvalOptions): Eva
   const T = codec.rates.length;
   const batch = o.batch ?? 64;
   const crits = codec.rates.map((_, t) => marginalCritic(model, t));
+  const split = o.split ?? 'test';
+  const first = o.first ?? 0;
   const frames = (start: number, n: number) => {
-    const b = source.batch('test', start, n, T);
+    const b = source.batch(split, first + start, n, T);
     return codec.rates.map((_, t) => tf.tensor4d(frameOf(b, t), [n, source.size, source.size, 1]));
   };
   // per seed -> per frame -> per decoder -> metric -> value
@@ -71,7 +78,7 @@ export function evaluate(model: Model, source: FrameSource, o: EvalOptions): Eva
       const n = Math.min(batch, o.samples - start);
       tf.tidy(() => {
         const xs = frames(start, n);
-        const { messages } = codec.encode(xs, { seed, firstGop: start });
+        const { messages } = codec.encode(xs, { seed, firstGop: first + start });
         const realScores = xs.map((x, t) => (crits[t] ? tf.mean(critic(crits[t]!, x)).dataSync()[0]! : 0));
         for (const name of codec.decoders) {
           codec.decode(name, messages).forEach((y, t) => {
@@ -91,7 +98,7 @@ export function evaluate(model: Model, source: FrameSource, o: EvalOptions): Eva
               xs.forEach((x, i) => i !== t && x.dispose());
               return xs[t]!;
             },
-            fake: (x, start) => codec.decode(name, codec.encode(frames(start, x.shape[0]), { seed, firstGop: start }).messages)[t]!,
+            fake: (x, start) => codec.decode(name, codec.encode(frames(start, x.shape[0]), { seed, firstGop: first + start }).messages)[t]!,
             trainFrom: JUDGE_TRAIN_FROM,
             heldOut: o.samples,
           }));
@@ -102,7 +109,7 @@ export function evaluate(model: Model, source: FrameSource, o: EvalOptions): Eva
     return scores;
   });
   return {
-    source: source.name, samples: o.samples, dither_seeds: o.ditherSeeds,
+    source: source.name, split, first, samples: o.samples, dither_seeds: o.ditherSeeds,
     frames: codec.rates.map((rate, t) => ({
       frame: t + 1, rate,
       decoders: Object.fromEntries(codec.decoders.map((name) => {
@@ -145,7 +152,7 @@ export function compressAiJson(r: EvalResult, name: string, sha256: string): { n
   const decoders = Object.keys(r.frames[0]!.decoders).map((n) => DECODERS[n as DecoderName].title).join(', ');
   return {
     name,
-    description: `${name} (sha256 ${sha256.slice(0, 12)}) on ${r.source}, test split, ${r.samples} sequences, dither seeds ${r.dither_seeds.join(',')}; decoders ${decoders}; per-pixel MSE on [0, 1] pixels`,
+    description: `${name} (sha256 ${sha256.slice(0, 12)}) on ${r.source}, ${r.split} split, ${r.samples} sequences from ${r.first}, dither seeds ${r.dither_seeds.join(',')}; decoders ${decoders}; per-pixel MSE on [0, 1] pixels`,
     results,
   };
 }
