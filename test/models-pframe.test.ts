@@ -21,12 +21,17 @@ const frames = (b: number, seed: number, ch = 1) => {
   return tf.tensor4d(Float32Array.from({ length: b * SIZE * SIZE * ch }, () => rng.uniform()), [b, SIZE, SIZE, ch]);
 };
 
-test('pframeConfigFor takes the latents from the rate table and refuses rate inf', () => {
+test('pframeConfigFor takes the latents from the rate table; at rate inf there is no encoder, only a decoder reading the frame', () => {
   const c = pframeConfigFor(WIDTHS, '3.17', SIZE);
   assert.deepEqual([c.motion, c.content, c.kernel, c.contextWidth], [{ dims: 1, levels: 3 }, { dims: 1, levels: 3 }, 5, 4]);
   assert.equal(pframeConfigFor(WIDTHS, '1', SIZE).content, null);
   assert.deepEqual(pframeConfigFor([128, 128, 128, 128], '12').motion, { dims: 6, levels: 2 });
-  assert.throws(() => pframeConfigFor(WIDTHS, 'inf', SIZE), /no P-frame networks/);
+  const inf = pframeConfigFor(WIDTHS, 'inf', SIZE);
+  assert.deepEqual([inf.motion, inf.content], [null, null]);
+  assert.throws(() => initPFrameEncoder(inf, 1), /no encoder/);
+  const jd = initPFrameDecoder({ ...inf, extraFrames: 1 }, 1);
+  const y = decodeFrame(jd, { ...inf, extraFrames: 1 }, null, null, frames(2, 5), frames(2, 6), evalCtx());
+  assert.deepEqual(y.shape, [2, SIZE, SIZE, 1]);
 });
 
 test('every network has the shapes of its rate at rates 1, 2, 3.17 and 12', () => {

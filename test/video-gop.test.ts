@@ -33,6 +33,8 @@ const models: Record<string, LoadedModel> = {};
 for (const p of chain) models[p] = await train(p);
 models['tiny-pframe-inf-2-mse'] = await train('tiny-pframe-inf-2-mse');
 models['tiny-pframe-inf-2-perception'] = await train('tiny-pframe-inf-2-perception');
+models['tiny-pframe-12-inf-perception'] = await train('tiny-pframe-12-inf-perception');
+models['tiny-pframe-12-inf-inf-perception'] = await train('tiny-pframe-12-inf-inf-perception');
 
 /** Sequences [N, T, 64, 64] of the test split. */
 const sequences = (n: number, T: number) => movingMnistBatch({ split: 'test', seed: 9, frames: T }, 0, n);
@@ -42,7 +44,7 @@ test('the perception stage keeps the encoder side and MMSE decoder of every fram
   const after = models['tiny-pframe-12-12-12-perception']!.model as GopModel;
   const p = (m: GopModel, k: number) => m.pframes[k]!;
   for (const k of [0, 1]) {
-    assert.deepEqual(p(after, k).enc.motion.latent.w.dataSync(), p(before, k).enc.motion.latent.w.dataSync());
+    assert.deepEqual(p(after, k).enc!.motion.latent.w.dataSync(), p(before, k).enc!.motion.latent.w.dataSync());
     assert.deepEqual(p(after, k).decoders.mmse!.decoder.out.w.dataSync(), p(before, k).decoders.mmse!.decoder.out.w.dataSync());
   }
   assert.deepEqual(Object.keys(p(after, 1).decoders).sort(), ['fmd', 'jd', 'mmse']);
@@ -50,7 +52,7 @@ test('the perception stage keeps the encoder side and MMSE decoder of every fram
   assert.deepEqual(p(after, 0).decoders.jd!.decoder.out.w.dataSync(), p(before, 0).decoders.jd!.decoder.out.w.dataSync(), 'frame 2 is frozen while frame 3 trains');
 });
 
-for (const name of ['tiny-pframe-inf-2-perception', 'tiny-pframe-12-12-perception', 'tiny-pframe-12-12-12-perception']) {
+for (const name of ['tiny-pframe-inf-2-perception', 'tiny-pframe-12-12-perception', 'tiny-pframe-12-12-12-perception', 'tiny-pframe-12-inf-inf-perception']) {
   test(`${name}: a file carries exactly the rate budget and every decoder decodes it to the model's own outputs`, () => {
     const lm = models[name]!;
     const m = lm.model as GopModel;
@@ -79,4 +81,18 @@ for (const name of ['tiny-pframe-inf-2-perception', 'tiny-pframe-12-12-perceptio
 test('a GOP file made by one model is refused by another', () => {
   const file = compress(models['tiny-pframe-12-12-perception']!, sequences(1, 2).data, 1);
   assert.throws(() => decompress(models['tiny-pframe-inf-2-perception']!, file, 'jd'), (e: Error) => e instanceof UserError && /not by these weights/.test(e.message));
+});
+
+test('at rate inf the MMSE and 0-PLF-FMD decoders output the frame as sent, the 0-PLF-JD decoder its own frame', () => {
+  const lm = models['tiny-pframe-12-inf-inf-perception']!;
+  const seqs = sequences(2, 3);
+  const file = compress(lm, seqs.data, 3);
+  const sent = (j: number) => Float32Array.from(seqs.data.subarray(j * 4096, (j + 1) * 4096), (v) => Math.round(255 * v) / 255);
+  const [mmse, fmd, jd] = (['mmse', 'fmd', 'jd'] as const).map((d) => decompress(lm, file, d).frames);
+  for (const j of [1, 2, 4, 5]) {
+    assertClose(mmse!.subarray(j * 4096, (j + 1) * 4096), sent(j), 1e-6, `mmse frame ${j}`);
+    assertClose(fmd!.subarray(j * 4096, (j + 1) * 4096), sent(j), 1e-6, `fmd frame ${j}`);
+    assert.ok(jd!.subarray(j * 4096, (j + 1) * 4096).some((v, i) => Math.abs(v - sent(j)[i]!) > 1e-3), `jd frame ${j} is a decoder's output`);
+  }
+  assert.deepEqual(Object.keys((lm.model as GopModel).pframes[1]!.decoders), ['jd']);
 });

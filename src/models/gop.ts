@@ -27,10 +27,13 @@ export interface GopModelConfig {
   critic?: CriticSpec;
 }
 
-/** One P-frame position (frame t >= 2). */
+/**
+ * One P-frame position (frame t >= 2). At rate inf the decoders receive the frame itself: no
+ * encoder, and the mmse and fmd decoders are the identity; only a jd decoder has networks.
+ */
 export interface PFramePosition {
   net: PFrameConfig;
-  enc: PFrameEncoderParams;
+  enc?: PFrameEncoderParams;
   decoders: Partial<Record<DecoderName, PFrameDecoderParams>>;
   critics: Partial<Record<CriticKind, CriticParams>>;
 }
@@ -49,13 +52,12 @@ export const positionPrefix = (frame: number) => `p${frame}`;
 function checkConfig(c: GopModelConfig): void {
   if (c.rates.length < 2) throw new UserError(`a GOP model needs 2 or more frames, got rates ${c.rates.join(',')}`);
   if ((c.rates[0] === 'inf') !== (c.iframe === undefined)) throw new UserError('a GOP model has an I-frame network exactly when its first rate is not inf');
-  if (c.rates.slice(1).includes('inf')) throw new UserError('P-frames at rate inf are not supported yet');
 }
 
 /** Position groups by weight-file name, for a frame (1-based). */
 export function positionGroups(p: PFramePosition, frame: number): Record<string, ParamTree> {
   const pre = positionPrefix(frame);
-  const groups: Record<string, ParamTree> = { [`${pre}.enc`]: p.enc };
+  const groups: Record<string, ParamTree> = p.enc ? { [`${pre}.enc`]: p.enc } : {};
   for (const [name, d] of Object.entries(p.decoders)) groups[`${pre}.${DECODERS[name as DecoderName].prefix}`] = d;
   for (const [kind, c] of Object.entries(p.critics)) groups[`${pre}.${criticPrefix(kind as CriticKind)}`] = c;
   return groups;
@@ -77,12 +79,18 @@ export function initPositionCritic(c: GopModelConfig, kind: CriticKind, frame: n
   return initCritic({ ...c.critic, size: c.size, frames: kind === 'joint' ? frame : 1 }, positionSeed(seed, frame) + (kind === 'joint' ? 8 : 7));
 }
 
-/** A fresh position for 1-based frame `frame` with the given decoders (their extra inputs from the decoder table). */
+/** Whether position p decodes with `name` (at rate inf, mmse and fmd are the identity). */
+export const hasDecoder = (p: PFramePosition, name: DecoderName): boolean => p.decoders[name] !== undefined || (!p.enc && name !== 'jd');
+
+/**
+ * A fresh position for 1-based frame `frame` with the given decoders (their extra inputs from the
+ * decoder table); at rate inf only the jd decoder has networks.
+ */
 export function initPosition(c: GopModelConfig, frame: number, seed: number, decoders: DecoderName[]): PFramePosition {
   const net = pframeConfigFor(c.pframeWidths, c.rates[frame - 1]!, c.size);
   const s = positionSeed(seed, frame);
-  const p: PFramePosition = { net, enc: initPFrameEncoder(net, s), decoders: {}, critics: {} };
-  for (const name of decoders) p.decoders[name] = initPFrameDecoder(decoderConfig(net, name, frame), s);
+  const p: PFramePosition = { net, ...(net.motion ? { enc: initPFrameEncoder(net, s) } : {}), decoders: {}, critics: {} };
+  for (const name of decoders) if (net.motion || name === 'jd') p.decoders[name] = initPFrameDecoder(decoderConfig(net, name, frame), s);
   return p;
 }
 
@@ -98,10 +106,11 @@ export function gopFromArrays(c: GopModelConfig, arrays: NamedArrays, source: st
   if (c.iframe) m.iframe = iframeFromArrays(c.iframe, sub(IFRAME_PREFIX), `${source} (I-frame)`);
   for (let frame = 2; frame <= c.rates.length; frame++) {
     const pre = positionPrefix(frame);
-    if (!has(`${pre}.enc`)) throw new UserError(`${source}: the file has no encoder for frame ${frame} ('${pre}.enc.*' tensors)`);
+    const inf = c.rates[frame - 1] === 'inf';
+    if (!inf && !has(`${pre}.enc`)) throw new UserError(`${source}: the file has no encoder for frame ${frame} ('${pre}.enc.*' tensors)`);
     const p = initPosition(c, frame, 0, (Object.keys(DECODERS) as DecoderName[]).filter((n) => has(`${pre}.${DECODERS[n].prefix}`)));
     for (const kind of ['marginal', 'joint'] as const) if (has(`${pre}.${criticPrefix(kind)}`)) p.critics[kind] = initPositionCritic(c, kind, frame, 0);
-    if (!p.decoders.mmse) throw new UserError(`${source}: the file has no MMSE decoder for frame ${frame}`);
+    if (!inf && !p.decoders.mmse) throw new UserError(`${source}: the file has no MMSE decoder for frame ${frame}`);
     for (const [prefix, tree] of Object.entries(positionGroups(p, frame))) assignParams(tree, arrays, source, prefix);
     m.pframes.push(p);
   }

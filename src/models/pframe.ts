@@ -41,11 +41,14 @@ export interface PFrameDecoderConfig extends PFrameConfig {
   extraFrames: number;
 }
 
-/** The P-frame codec at a rate, latents from the codec's rate table; rate 'inf' sends the frame itself and has no networks. */
+/**
+ * The P-frame codec at a rate, latents from the codec's rate table. Rate 'inf' sends the frame
+ * itself: no latents and no encoder, only decoder-side networks (a 0-PLF-JD decoder still has to
+ * make the frame consistent with its own earlier outputs; it reads the frame as its prediction).
+ */
 export function pframeConfigFor(widths: number[], rate: RateName, size = 64, contextWidth = widths[0] ?? 1): PFrameConfig {
   const latents = frameSpec('P', rate).latents;
-  if (latents.length === 0) throw new RangeError(`rate ${rate} has no P-frame networks: the decoder receives the frame itself`);
-  return { size, widths, kernel: 5, motion: latents[0]!, content: latents[1] ?? null, contextWidth };
+  return { size, widths, kernel: 5, motion: latents[0] ?? null, content: latents[1] ?? null, contextWidth };
 }
 
 /** A conv (or dense) weight without bias, then BatchNorm. */
@@ -96,7 +99,6 @@ function checkConfig(c: PFrameConfig): void {
   if (n === 0 || n > 20 || bottom(c) < 1 || bottom(c) << n !== c.size) {
     throw new Error(`P-frame config: size ${c.size} is not divisible by 2^${n} (1 to 20 stride-2 stages)`);
   }
-  if (c.motion === null) throw new Error('P-frame config: the networks need a motion latent (rate inf has none)');
 }
 
 function block(seed: number, key: number, k: number, cin: number, cout: number, transpose = false): Block {
@@ -122,6 +124,7 @@ function initLatentEncoder(c: PFrameConfig, seed: number, key: number, cin: numb
 /** Layer keys: motion encoder 300-350, flow decoder 360-390, content encoder 400-450. */
 export function initPFrameEncoder(c: PFrameConfig, seed: number): PFrameEncoderParams {
   checkConfig(c);
+  if (!c.motion) throw new RangeError('a P-frame at rate inf has no encoder: the decoder receives the frame itself');
   const rev = [...c.widths].reverse();
   const flowBlocks: Record<string, Block> = {};
   for (let i = 0; i + 1 < rev.length; i++) flowBlocks[`b${i}`] = block(seed, 361 + i, c.kernel, rev[i]!, rev[i + 1]!, true);

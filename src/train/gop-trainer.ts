@@ -13,10 +13,11 @@ import { binWidth, quantizeTensor } from '../codec/quantizer.ts';
 import type { FrameSource } from '../data/source.ts';
 import { frameOf as sequenceFrame } from '../data/source.ts';
 import { UserError } from '../errors.ts';
-import { critic, criticLoss, updateSpectralNorms, type CriticParams } from '../models/critic.ts';
+import { critic, criticLoss, updateSpectralNorms } from '../models/critic.ts';
+import { DECODERS } from '../models/decoders.ts';
 import { gopGroups, initPosition, initPositionCritic, type GopModel, type GopModelConfig, type PFramePosition } from '../models/gop.ts';
 import { initIFrameModel, type IFrameModel } from '../models/iframe.ts';
-import { applyUpdates, trainCtx } from '../models/layers.ts';
+import { applyUpdates, trainCtx, type Ctx } from '../models/layers.ts';
 import type { Model } from '../models/model-file.ts';
 import { copyParams, flattenParams, type ParamTree } from '../models/params.ts';
 import { decodeFlow, encodeContent, encodeMotion } from '../models/pframe.ts';
@@ -54,12 +55,18 @@ export class GopTrainer implements Trainer {
   private codecOpt: Adam;
   private criticOpt?: Adam;
 
+  /** The perception decoders this stage trains: fmd and jd, or at rate inf jd only (fmd is the identity there). */
+  private readonly trained: ('fmd' | 'jd')[];
+
   constructor(readonly config: TrainConfig, private readonly source: FrameSource) {
     const c = config.model as GopModelConfig;
     const frame = config.frame;
     if (frame === undefined || frame < 2 || frame > c.rates.length) throw new UserError(`a GOP preset trains one P-frame: frame must be in [2, ${c.rates.length}]`);
     this.k = frame - 1;
+    const inf = c.rates[this.k] === 'inf';
     const perception = config.stage === 'perception';
+    if (inf && !perception) throw new UserError(`frame ${frame} is at rate inf: it has no MSE stage (the decoder receives the frame), only a perception stage`);
+    this.trained = inf ? ['jd'] : ['fmd', 'jd'];
     const m: GopModel = { config: perception ? { ...c, critic: config.critic } : c, pframes: [] };
     if (c.iframe) m.iframe = initIFrameModel(c.iframe, config.seed, c.iframe.critic ? ['mmse', 'fmd'] : ['mmse']);
     // Earlier positions are frozen and loaded by start(); they carry every decoder (jd's past outputs need theirs).
@@ -68,13 +75,18 @@ export class GopTrainer implements Trainer {
     m.pframes.push(this.pos);
     this.m = m;
     if (!perception) {
-      this.codecOpt = new Adam({ enc: this.pos.enc, mmse: this.pos.decoders.mmse! }, config.codecOptimizer);
+      this.codecOpt = new Adam({ enc: this.pos.enc!, mmse: this.pos.decoders.mmse! }, config.codecOptimizer);
       return;
     }
-    this.pos.critics.marginal = initPositionCritic(m.config, 'marginal', frame, config.seed);
-    this.pos.critics.joint = initPositionCritic(m.config, 'joint', frame, config.seed);
-    this.codecOpt = new Adam({ fmd: this.pos.decoders.fmd!, jd: this.pos.decoders.jd! }, config.codecOptimizer);
-    this.criticOpt = new Adam({ marginal: this.pos.critics.marginal, joint: this.pos.critics.joint }, config.criticOptimizer);
+    const decoders: Record<string, ParamTree> = {};
+    const critics: Record<string, ParamTree> = {};
+    for (const name of this.trained) {
+      const kind = DECODERS[name].critic!;
+      decoders[name] = this.pos.decoders[name]!;
+      critics[kind] = this.pos.critics[kind] = initPositionCritic(m.config, kind, frame, config.seed);
+    }
+    this.codecOpt = new Adam(decoders, config.codecOptimizer);
+    this.criticOpt = new Adam(critics, config.criticOptimizer);
   }
 
   model(): GopModel {
@@ -92,27 +104,29 @@ export class GopTrainer implements Trainer {
    */
   start(from: Model | undefined): void {
     const m = this.m;
+    const ownsEncoder = this.pos.enc !== undefined;
     if (from?.config.kind === 'iframe') {
-      if (!m.iframe || this.k !== 1 || this.config.stage !== 'mse') throw new UserError('only the first P-frame\'s MSE stage starts from an I-frame model');
+      if (!m.iframe || this.k !== 1 || (this.config.stage !== 'mse' && ownsEncoder)) throw new UserError('only the first P-frame\'s first stage starts from an I-frame model');
       copyIFrame(m.iframe, from as IFrameModel);
     } else if (from) {
       const src = from as GopModel;
       if (m.iframe) copyIFrame(m.iframe, src.iframe);
-      const upto = this.config.stage === 'mse' ? this.k - 1 : this.k;
+      const upto = this.config.stage === 'mse' || !ownsEncoder ? this.k - 1 : this.k;
       for (let j = 0; j < upto; j++) {
         const [d, s] = [m.pframes[j]!, src.pframes[j]];
         if (!s) throw new UserError(`the model to start from has no frame ${j + 2}`);
-        copyParams(d.enc, s.enc);
+        if (d.enc) copyParams(d.enc, s.enc!);
         // This stage's own position takes only its representation and MMSE decoder.
         for (const name of d === this.pos ? (['mmse'] as const) : (Object.keys(d.decoders) as (keyof typeof d.decoders)[])) {
           if (!s.decoders[name]) throw new UserError(`the model to start from has no ${name} decoder for frame ${j + 2}`);
           copyParams(d.decoders[name]!, s.decoders[name]!);
         }
       }
-    } else if (m.iframe || this.k > 1 || this.config.stage !== 'mse') {
+    } else if (m.iframe || this.k > 1 || (this.config.stage !== 'mse' && ownsEncoder)) {
       throw new UserError('this preset starts from a trained model: set its `from`');
     }
-    if (this.config.stage === 'perception') {
+    // The new perception decoders start as the MMSE decoder (at rate inf there is none: fresh weights).
+    if (this.config.stage === 'perception' && ownsEncoder) {
       copyParams(this.pos.decoders.fmd!, this.pos.decoders.mmse!);
       copyWidening(this.pos.decoders.jd!, this.pos.decoders.mmse!);
     }
@@ -146,14 +160,15 @@ export class GopTrainer implements Trainer {
 
   private mseStep(step: number, xs: tf.Tensor4D[], u: Dithers, poison: number): Losses {
     const p = this.pos;
+    const enc = p.enc!;
     const x = xs[this.k]!;
     const ref = encodeGop(this.m, xs.slice(0, this.k), u).recon[this.k - 1]!;
     const [um, uc] = u[this.k]!;
     const ctx = trainCtx();
     const { value, grads } = tf.variableGrads(() => {
-      const motion = quantizeTensor(encodeMotion(p.enc, x, ref, ctx), um!, p.net.motion!.levels, 'train');
-      const pred = scaleSpaceWarp(ref, decodeFlow(p.enc, p.net, motion, um!, ctx));
-      const content = p.net.content ? { zq: quantizeTensor(encodeContent(p.enc, x, pred, ctx), uc!, p.net.content.levels, 'train'), u: uc! } : undefined;
+      const motion = quantizeTensor(encodeMotion(enc, x, ref, ctx), um!, p.net.motion!.levels, 'train');
+      const pred = scaleSpaceWarp(ref, decodeFlow(enc, p.net, motion, um!, ctx));
+      const content = p.net.content ? { zq: quantizeTensor(encodeContent(enc, x, pred, ctx), uc!, p.net.content.levels, 'train'), u: uc! } : undefined;
       return tf.mul(mse(frameOf(p, 'mmse', this.k, content, pred, null, ctx), x), poison) as tf.Scalar;
     }, this.codecOpt.variables());
     this.codecOpt.apply(grads, this.config.lrDropAt !== undefined && step >= this.config.lrDropAt ? 0.1 : 1);
@@ -167,48 +182,51 @@ export class GopTrainer implements Trainer {
     const k = this.k;
     const x = xs[k]!;
     const enc = encodeGop(this.m, xs, u);
-    const pred = enc.preds[k]!;
+    // The prediction every decoder refines; at rate inf the frame itself.
+    const pred = enc.preds[k] ?? enc.recon[k]!;
     const content = enc.messages[k]!.latents[1];
-    const past = decodeGop(this.m, 'jd', enc.messages.slice(0, k));
-    const extra = tf.concat(past, 3) as tf.Tensor4D;
+    const past = tf.concat(decodeGop(this.m, 'jd', enc.messages.slice(0, k)), 3) as tf.Tensor4D;
     const realJoint = tf.concat(xs, 3) as tf.Tensor4D;
-    const decodeBoth = (ctx: ReturnType<typeof trainCtx>) => ({
-      fmd: frameOf(p, 'fmd', k, content, pred, null, ctx),
-      jd: frameOf(p, 'jd', k, content, pred, extra, ctx),
-    });
+    const decodeAll = (ctx: Ctx) => this.trained.map((name) => frameOf(p, name, k, content, pred, DECODERS[name].ownPast ? past : null, ctx));
+    // What each decoder's critic reads: the frame (marginal), or all frames so far (joint).
+    const criticInput = (name: 'fmd' | 'jd', y: tf.Tensor4D) => (DECODERS[name].critic === 'joint' ? (tf.concat([past, y], 3) as tf.Tensor4D) : y);
+    const criticOf = (name: 'fmd' | 'jd') => p.critics[DECODERS[name].critic!]!;
+    const realOf = (name: 'fmd' | 'jd') => (DECODERS[name].critic === 'joint' ? realJoint : x);
     const rng = new Rng(c.seed, EPS_STREAM, step);
     const eps = tf.tensor4d(Float32Array.from({ length: c.batch }, () => rng.uniform()), [c.batch, 1, 1, 1]);
     // The critics' fake batches, in the same (training) BatchNorm mode as the decoder update below.
     const fakeCtx = trainCtx();
-    const fake = decodeBoth(fakeCtx);
+    const fake = decodeAll(fakeCtx);
     applyUpdates(fakeCtx, false);
-    const [marginal, joint] = [p.critics.marginal!, p.critics.joint!];
-    updateSpectralNorms(marginal);
-    updateSpectralNorms(joint);
+    for (const name of this.trained) updateSpectralNorms(criticOf(name));
     const w1: number[] = [];
     const critics = tf.variableGrads(() => {
-      const rm = criticLoss(marginal, x, fake.fmd, eps);
-      const rj = criticLoss(joint, realJoint, tf.concat([extra, fake.jd], 3) as tf.Tensor4D, eps);
-      w1.push(rm.w1.dataSync()[0]!, rj.w1.dataSync()[0]!);
-      return tf.mul(tf.add(rm.loss, rj.loss), poison) as tf.Scalar;
+      const losses = this.trained.map((name, i) => {
+        const r = criticLoss(criticOf(name), realOf(name), criticInput(name, fake[i]!), eps);
+        w1.push(r.w1.dataSync()[0]!);
+        return r.loss;
+      });
+      return tf.mul(tf.addN(losses), poison) as tf.Scalar;
     }, this.criticOpt!.variables());
     this.criticOpt!.apply(critics.grads);
-    const losses: Losses = { critic: critics.value.dataSync()[0]!, w1_fmd: w1[0]!, w1_jd: w1[1]! };
+    const losses: Losses = { critic: critics.value.dataSync()[0]! };
+    this.trained.forEach((name, i) => (losses[`w1_${name}`] = w1[i]!));
     if ((step + 1) % c.criticPerDecoder === 0) {
       const ctx = trainCtx();
       const d: number[] = [];
-      const score = (cp: CriticParams, y: tf.Tensor4D) => tf.neg(tf.mean(critic(cp, y)));
       const dec = tf.variableGrads(() => {
-        const y = decodeBoth(ctx);
-        const [ef, ej] = [mse(y.fmd, x), mse(y.jd, x)];
-        d.push(ef.dataSync()[0]!, ej.dataSync()[0]!);
-        const lf = tf.add(ef, tf.mul(score(marginal, y.fmd), c.lambda));
-        const lj = tf.add(ej, tf.mul(score(joint, tf.concat([extra, y.jd], 3) as tf.Tensor4D), c.lambdaJoint ?? c.lambda));
-        return tf.add(lf, lj) as tf.Scalar;
+        const ys = decodeAll(ctx);
+        return tf.addN(ys.map((y, i) => {
+          const name = this.trained[i]!;
+          const e = mse(y, x);
+          d.push(e.dataSync()[0]!);
+          const lambda = name === 'jd' ? (c.lambdaJoint ?? c.lambda) : c.lambda;
+          return tf.add(e, tf.mul(tf.neg(tf.mean(critic(criticOf(name), criticInput(name, y)))), lambda));
+        })) as tf.Scalar;
       }, this.codecOpt.variables());
       this.codecOpt.apply(dec.grads);
       applyUpdates(ctx);
-      Object.assign(losses, { mse_fmd: d[0]!, mse_jd: d[1]! });
+      this.trained.forEach((name, i) => (losses[`mse_${name}`] = d[i]!));
     }
     return losses;
   }

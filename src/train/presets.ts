@@ -123,18 +123,22 @@ function pframeCell(name: string, rates: RateName[], iframe: { config: IFrameMod
   const frame = rates.length;
   const first = { ...base, model: { kind: 'gop', size: 64, rates, ...(iframe ? { iframe: iframe.config } : {}), pframeWidths: widths }, critic, frame, ...mse } satisfies TrainConfig;
   const from = frame > 2 ? `${name.replace(/-[^-]+$/, '')}-perception` : iframe?.from;
+  const second = { ...first, stage: 'perception', codecOptimizer: perceptionAdam, criticPerDecoder: 1, ...perception } satisfies TrainConfig;
+  // At rate inf the frame is sent as is: no MSE stage, only the 0-PLF-JD decoder to train.
+  if (rates.at(-1) === 'inf') {
+    presets_[`${name}-perception`] = { ...second, ...(from ? { from } : {}) };
+    return;
+  }
   presets_[`${name}-mse`] = { ...first, ...(from ? { from } : {}) };
-  presets_[`${name}-perception`] = {
-    ...first, stage: 'perception', from: `${name}-mse`, codecOptimizer: perceptionAdam, criticPerDecoder: 1, ...perception,
-  };
+  presets_[`${name}-perception`] = { ...second, from: `${name}-mse` };
 }
-for (const rates of [['inf', '1'], ['inf', '2'], ['inf', '3.17'], ['12', '4'], ['12', '8'], ['12', '12'], ['12', '12', '12']] as RateName[][]) {
+for (const rates of [['inf', '1'], ['inf', '2'], ['inf', '3.17'], ['12', '4'], ['12', '8'], ['12', '12'], ['12', 'inf'], ['12', '12', '12'], ['12', 'inf', 'inf']] as RateName[][]) {
   pframeCell(`pframe-${rates.join('-')}`, rates, rates[0] === 'inf' ? undefined : { config: SHIPPED_IFRAME, from: 'zoo:iframe-cpu-12' }, PFRAME_CPU_WIDTHS,
     { widths: [16, 32, 64, 128], spectralNorm: true }, { batch: 32, steps: 16000, lrDropAt: 12000, checkpointEvery: 250 }, { steps: 4500, lambda: 0.1, judgeSteps: 500 });
 }
 // Tiny cells for tests: R1 = inf, and R1 = 12 on the tiny I-frame preset trained beside them.
 const tinyIFrame = presets_['tiny-perception']!;
-for (const rates of [['inf', '2'], ['12', '12'], ['12', '12', '12']] as RateName[][]) {
+for (const rates of [['inf', '2'], ['12', '12'], ['12', '12', '12'], ['12', 'inf'], ['12', 'inf', 'inf']] as RateName[][]) {
   pframeCell(`tiny-pframe-${rates.join('-')}`, rates, rates[0] === 'inf' ? undefined : { config: { ...(tinyIFrame.model as IFrameModelConfig), critic: tinyIFrame.critic }, from: 'tiny-perception' },
     TINY_WIDTHS, tinyIFrame.critic, { batch: 4, steps: 6 }, { steps: 4, lambda: 0.05, judgeSteps: 2 });
 }

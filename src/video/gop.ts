@@ -9,7 +9,7 @@ import { tf } from '../engine/index.ts';
 import { ditherTensor, quantizeTensor } from '../codec/quantizer.ts';
 import { UserError } from '../errors.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
-import { decoderConfig, type GopModel, type PFramePosition } from '../models/gop.ts';
+import { decoderConfig, hasDecoder, type GopModel, type PFramePosition } from '../models/gop.ts';
 import { decode as decodeIFrame, encode as encodeIFrame, iframeDecoder } from '../models/iframe.ts';
 import { evalCtx, type Ctx } from '../models/layers.ts';
 import { decodeFlow, decodeFrame, encodeContent, encodeMotion } from '../models/pframe.ts';
@@ -27,7 +27,7 @@ export function latentLayout(m: GopModel): { dims: number; levels: number }[][] 
   return m.config.rates.map((_, t) => {
     if (t === 0) return m.iframe ? [{ dims: m.iframe.net.dims, levels: m.iframe.net.levels }] : [];
     const net = m.pframes[t - 1]!.net;
-    return [net.motion!, ...(net.content ? [net.content] : [])];
+    return [...(net.motion ? [net.motion] : []), ...(net.content ? [net.content] : [])];
   });
 }
 
@@ -46,7 +46,7 @@ export function fileDithers(m: GopModel, key: DitherKey, B: number): Dithers {
 
 /** Flow and prediction of P-frame position p from its motion message and the reference. */
 function predict(p: PFramePosition, motion: Received, ref: tf.Tensor4D, ctx: Ctx): tf.Tensor4D {
-  return scaleSpaceWarp(ref, decodeFlow(p.enc, p.net, motion.zq, motion.u, ctx));
+  return scaleSpaceWarp(ref, decodeFlow(p.enc!, p.net, motion.zq, motion.u, ctx));
 }
 
 /** Decoder `name` of position p (0-based frame t) on the content message (none at rate 1), the prediction and its extra frames. */
@@ -66,37 +66,41 @@ export function encodeGop(m: GopModel, xs: tf.Tensor4D[], dithers: Dithers): Enc
   const ctx = evalCtx();
   const out: EncoderLoop = { messages: [], latents: [], recon: [], preds: [] };
   xs.forEach((x, t) => {
-    if (t === 0) {
-      if (!m.iframe) {
-        out.messages.push({ latents: [], raw: toPixelLevels(x) });
-        out.latents.push([]);
-        out.recon.push(out.messages[0]!.raw!);
-        return;
-      }
-      const z = encodeIFrame(m.iframe.enc, x, ctx);
-      const u = dithers[0]![0]!;
-      const r = { zq: quantizeTensor(z, u, m.iframe.net.levels, 'hard'), u };
-      out.messages.push({ latents: [r] });
-      out.latents.push([z]);
-      out.recon.push(decodeIFrame(m.iframe.decoders.mmse!, m.iframe.net, r.zq, r.u, ctx));
+    const p = m.pframes[t - 1];
+    if (t === 0 ? !m.iframe : !p!.enc) {
+      // Rate inf: the frame itself, as a file carries it.
+      const raw = toPixelLevels(x);
+      out.messages.push({ latents: [], raw });
+      out.latents.push([]);
+      out.recon.push(raw);
       return;
     }
-    const p = m.pframes[t - 1]!;
+    if (t === 0) {
+      const iframe = m.iframe!;
+      const z = encodeIFrame(iframe.enc, x, ctx);
+      const u = dithers[0]![0]!;
+      const r = { zq: quantizeTensor(z, u, iframe.net.levels, 'hard'), u };
+      out.messages.push({ latents: [r] });
+      out.latents.push([z]);
+      out.recon.push(decodeIFrame(iframe.decoders.mmse!, iframe.net, r.zq, r.u, ctx));
+      return;
+    }
+    const enc = p!.enc!;
     const ref = out.recon[t - 1]!;
-    const zm = encodeMotion(p.enc, x, ref, ctx);
-    const motion = { zq: quantizeTensor(zm, dithers[t]![0]!, p.net.motion!.levels, 'hard'), u: dithers[t]![0]! };
-    const pred = predict(p, motion, ref, ctx);
+    const zm = encodeMotion(enc, x, ref, ctx);
+    const motion = { zq: quantizeTensor(zm, dithers[t]![0]!, p!.net.motion!.levels, 'hard'), u: dithers[t]![0]! };
+    const pred = predict(p!, motion, ref, ctx);
     const latents: tf.Tensor2D[] = [zm];
     const received: Received[] = [motion];
-    if (p.net.content) {
-      const zc = encodeContent(p.enc, x, pred, ctx);
+    if (p!.net.content) {
+      const zc = encodeContent(enc, x, pred, ctx);
       latents.push(zc);
-      received.push({ zq: quantizeTensor(zc, dithers[t]![1]!, p.net.content.levels, 'hard'), u: dithers[t]![1]! });
+      received.push({ zq: quantizeTensor(zc, dithers[t]![1]!, p!.net.content.levels, 'hard'), u: dithers[t]![1]! });
     }
     out.messages.push({ latents: received });
     out.latents.push(latents);
     out.preds[t] = pred;
-    out.recon.push(frameOf(p, 'mmse', t, received[1], pred, null, ctx));
+    out.recon.push(frameOf(p!, 'mmse', t, received[1], pred, null, ctx));
   });
   return out;
 }
@@ -122,12 +126,20 @@ export function decodeGop(m: GopModel, name: DecoderName, messages: FrameMessage
       return;
     }
     const p = m.pframes[t - 1]!;
+    const past = () => tf.concat(out, 3) as tf.Tensor4D;
+    if (msg.raw) {
+      // Rate inf: mmse and fmd output the frame; jd makes it consistent with its own past.
+      ref = msg.raw;
+      if (name === 'jd' && !p.decoders.jd) throw missing();
+      out.push(name === 'jd' ? frameOf(p, 'jd', t, undefined, msg.raw, past(), ctx) : msg.raw);
+      return;
+    }
     const pred = predict(p, msg.latents[0]!, ref!, ctx);
     const content = msg.latents[1];
     ref = frameOf(p, 'mmse', t, content, pred, null, ctx);
     if (name === 'mmse') return out.push(ref);
     if (!p.decoders[name]) throw missing();
-    out.push(frameOf(p, name, t, content, pred, DECODERS[name].ownPast ? (tf.concat(out, 3) as tf.Tensor4D) : null, ctx));
+    out.push(frameOf(p, name, t, content, pred, DECODERS[name].ownPast ? past() : null, ctx));
   });
   return out;
 }
@@ -137,7 +149,7 @@ export function gopCodec(m: GopModel): VideoCodec {
   return {
     size: m.config.size,
     rates: m.config.rates,
-    decoders: (Object.keys(DECODERS) as DecoderName[]).filter((n) => last.decoders[n] !== undefined),
+    decoders: (Object.keys(DECODERS) as DecoderName[]).filter((n) => hasDecoder(last, n)),
     encode(frames, key) {
       const { messages, latents } = encodeGop(m, frames, fileDithers(m, key, frames[0]!.shape[0]));
       return { messages, latents };
