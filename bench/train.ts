@@ -1,25 +1,34 @@
-// Training-step benchmark: samples/s of one I-frame MSE training step (encoder, dithered
-// quantizer, decoder, Adam; the trainer's own code) for the `paper` and `cpu` presets on
-// the wasm backend (one core), and of the same `paper` network in PyTorch (2 threads).
+// Training-step benchmark: samples/s of one stage-1 (MSE) training step, the trainer's own code,
+// on the wasm backend (one core), against the same network in PyTorch (2 threads):
+// - I-frame (encoder, dithered quantizer, decoder, Adam) for the `cpu` and `paper` presets, the
+//   `paper` network against bench/peers/train_iframe.py;
+// - P-frame `pframe-inf-2-mse` (motion encoder, quantizer, flow decoder, scale-space warp,
+//   content encoder, quantizer, MMSE decoder, Adam) against bench/peers/train_pframe.py.
 // Usage: npm run bench:train [-- --steps N] [--no-peer]
-// The last line is a JSON object: preset, ours_samples_per_s, peer_samples_per_s, speedup.
+// The next-to-last line is the P-frame's JSON object: preset, ours_samples_per_s,
+// peer_samples_per_s, speedup. The last line is the I-frame's (the same four keys) with a
+// `pframe` field holding the P-frame's object.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { numberFlag, parseFlags } from '../src/cli/args.ts';
 import { initEngine } from '../src/engine/index.ts';
 import { describeModel } from '../src/models/model-file.ts';
-import { IFrameTrainer } from '../src/train/iframe-trainer.ts';
+import { trainableVariables } from '../src/models/params.ts';
 import { presets, sourceFor } from '../src/train/presets.ts';
+import { TRAINERS } from '../src/train/trainer.ts';
 
 const { values } = parseFlags(process.argv.slice(2), { steps: { type: 'string' }, 'no-peer': { type: 'boolean' } });
 const steps = numberFlag('steps', values.steps, 3, 1, 1000);
 
 await initEngine({ backend: 'wasm' });
 
-/** Median samples/s over `steps` training steps after one warm-up step. */
+/** Median samples/s over `steps` training steps of a preset's trainer after one warm-up step. */
 function samplesPerSecond(preset: string): number {
   const config = presets[preset]!;
-  const trainer = new IFrameTrainer(config, sourceFor(config));
+  const trainer = TRAINERS[config.model.kind](config, sourceFor(config));
+  // A fresh run of a preset without `from` (what run.ts does before step 0).
+  trainer.start(undefined);
+  const params = Object.values(trainer.checkpointGroups()).flatMap(trainableVariables).reduce((n, v) => n + v.size, 0);
   trainer.step(0);
   const times: number[] = [];
   for (let s = 1; s <= steps; s++) {
@@ -29,33 +38,42 @@ function samplesPerSecond(preset: string): number {
   }
   times.sort((a, b) => a - b);
   const rate = config.batch / (times[Math.floor(times.length / 2)]! / 1000);
-  console.log(`ours ${preset} (${describeModel(config.model)}, batch ${config.batch}, tfjs wasm 1 core): ${rate.toFixed(1)} samples/s`);
+  console.log(`ours ${preset} (${describeModel(config.model)}, batch ${config.batch}, ${params} trainable parameters, tfjs wasm 1 core): ${rate.toFixed(1)} samples/s`);
   return rate;
 }
 
 samplesPerSecond('iframe-cpu-mse');
 const ours = samplesPerSecond('iframe-paper-mse');
+const oursP = samplesPerSecond('pframe-inf-2-mse');
 
 function findTorchPython(): string | undefined {
   return ['/usr/bin/python3', 'python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 }
 
-let peer: number | null = null;
 const python = values['no-peer'] ? undefined : findTorchPython();
 if (values['no-peer']) console.log('peer: skipped (--no-peer)');
 else if (python === undefined) console.log('peer: skipped, no Python with torch found (tried /usr/bin/python3, python3)');
-else {
-  const script = fileURLToPath(new URL('./peers/train_iframe.py', import.meta.url));
-  const run = spawnSync(python, [script, String(steps), String(presets['iframe-paper-mse']!.batch)], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`PyTorch peer failed: ${run.stderr.trim().split('\n').pop()}`);
-  const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { samples_per_s: number; torch: string; threads: number };
-  peer = result.samples_per_s;
-  console.log(`peer iframe-paper-mse (PyTorch ${result.torch}, ${result.threads} threads): ${peer.toFixed(1)} samples/s`);
+
+/** The PyTorch peer's samples/s for a preset's network and batch (null where there is no peer). */
+function peerSamplesPerSecond(script: string, preset: string): number | null {
+  if (python === undefined) return null;
+  const path = fileURLToPath(new URL(`./peers/${script}`, import.meta.url));
+  const run = spawnSync(python, [path, String(steps), String(presets[preset]!.batch)], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`PyTorch peer ${script} failed: ${run.stderr.trim().split('\n').pop()}`);
+  const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { samples_per_s: number; torch: string; threads: number; params?: number };
+  const params = result.params === undefined ? '' : `, ${result.params} trainable parameters`;
+  console.log(`peer ${preset} (PyTorch ${result.torch}, ${result.threads} threads${params}): ${result.samples_per_s.toFixed(1)} samples/s`);
+  return result.samples_per_s;
 }
 
-console.log(JSON.stringify({
-  preset: 'iframe-paper-mse',
-  ours_samples_per_s: Number(ours.toFixed(2)),
-  peer_samples_per_s: peer === null ? null : Number(peer.toFixed(2)),
-  speedup: peer === null ? null : Number((ours / peer).toFixed(2)),
-}));
+const summary = (preset: string, ourRate: number, peerRate: number | null) => ({
+  preset,
+  ours_samples_per_s: Number(ourRate.toFixed(2)),
+  peer_samples_per_s: peerRate === null ? null : Number(peerRate.toFixed(2)),
+  speedup: peerRate === null ? null : Number((ourRate / peerRate).toFixed(2)),
+});
+
+const iframe = summary('iframe-paper-mse', ours, peerSamplesPerSecond('train_iframe.py', 'iframe-paper-mse'));
+const pframe = summary('pframe-inf-2-mse', oursP, peerSamplesPerSecond('train_pframe.py', 'pframe-inf-2-mse'));
+console.log(JSON.stringify(pframe));
+console.log(JSON.stringify({ ...iframe, pframe }));
