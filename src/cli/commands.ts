@@ -4,6 +4,8 @@ import type { Command } from './command.ts';
 export const commands: Record<string, () => Promise<Command>> = {
   eval: async () => (await import('./eval.ts')).default,
   demo: async () => (await import('./demo.ts')).default,
+  encode: async () => (await import('./encode.ts')).default,
+  decode: async () => (await import('./decode.ts')).default,
   data: async () => (await import('./data.ts')).default,
   info: async () => (await import('./info.ts')).default,
   theory: async () => (await import('./theory.ts')).default,

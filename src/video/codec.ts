@@ -20,6 +20,9 @@ import type { FrameMessage, VideoCodec } from './types.ts';
 
 export const videoCodec = (m: Model): VideoCodec => (m.config.kind === 'iframe' ? iframeCodec(m as IFrameModel) : gopCodec(m as GopModel));
 
+/** Called after each batch of groups of pictures: how many are done, of how many. */
+export type Progress = (done: number, total: number) => void;
+
 /** Sequences per encoder batch. */
 const BATCH = 64;
 
@@ -35,7 +38,7 @@ function frameTensor(frames: Float32Array, s: number, n: number, T: number, t: n
  * Sequences [N, T, size, size] in [0, 1], row-major, T the model's GOP length, to an .rdpv file
  * with dither seed `seed`. The payload is exactly the rate budget: ceil(sum of bits / 8) bytes.
  */
-export function compress(lm: LoadedModel, frames: Float32Array, seed: number): Uint8Array {
+export function compress(lm: LoadedModel, frames: Float32Array, seed: number, onProgress?: Progress): Uint8Array {
   const codec = videoCodec(lm.model);
   const { size, rates } = codec;
   const T = rates.length;
@@ -62,6 +65,7 @@ export function compress(lm: LoadedModel, frames: Float32Array, seed: number): U
         payloads.push({ symbols, ...(pixels ? { pixels } : {}) });
       });
     }
+    onProgress?.(s + n, count);
   }
   return writeRdpv(header, packPayload(header, payloads));
 }
@@ -93,7 +97,7 @@ function messagesOf(header: RdpvHeader, frames: FramePayload[], s: number, n: nu
 }
 
 /** Decode every frame of a file with one decoder: [frameCount, size, size] in [0, 1], file order. */
-export function decompress(lm: LoadedModel, bytes: Uint8Array, decoder: DecoderName): { header: RdpvHeader; frames: Float32Array } {
+export function decompress(lm: LoadedModel, bytes: Uint8Array, decoder: DecoderName, onProgress?: Progress): { header: RdpvHeader; frames: Float32Array } {
   const { header, payload } = readRdpv(bytes);
   if (header.weightsSha256 !== lm.sha256) {
     throw new UserError(`the file was encoded by model '${header.modelId}' (weights ${header.weightsSha256.slice(0, 12)}...), not by these weights (${lm.sha256.slice(0, 12)}...)`);
@@ -111,6 +115,7 @@ export function decompress(lm: LoadedModel, bytes: Uint8Array, decoder: DecoderN
     const n = Math.min(BATCH, count - s);
     const decoded = tf.tidy(() => codec.decode(decoder, messagesOf(header, payloads, s, n)).map((y) => y.dataSync() as Float32Array));
     for (let b = 0; b < n; b++) decoded.forEach((y, t) => out.set(y.subarray(b * size * size, (b + 1) * size * size), ((s + b) * T + t) * size * size));
+    onProgress?.(s + n, count);
   }
   return { header, frames: out };
 }

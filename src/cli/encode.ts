@@ -1,0 +1,103 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { payloadLayout, readRdpv } from '../codec/container.ts';
+import { cutGroups, describeChanges, readFrames } from '../data/frames-io.ts';
+import { initEngine } from '../engine/index.ts';
+import { UserError } from '../errors.ts';
+import { disposeModel } from '../models/model-file.ts';
+import { loadModelArg, writeFileAtomic } from '../models/weights-io.ts';
+import { compress, videoCodec } from '../video/codec.ts';
+import { parseFlags } from './args.ts';
+import type { Command } from './command.ts';
+
+const USAGE = `usage: rdpv encode INPUT -o FILE.rdpv [--model NAME|FILE] [--seed S]
+Compresses a video into an .rdpv file at exactly the model's rate budget.
+INPUT: a GIF; an MP4, AVI or WebM (read through the system ffmpeg: apt-get install -y ffmpeg);
+a folder of PNG frames (sorted by name, numbers compared as numbers); or a .npy array, float32
+in [0, 1] or uint8 (scaled by 1/255), shaped [T, H, W] or [N, T, H, W] (N clips), optionally
+with a trailing channel of 1.
+Frames are brought to the model's format (64x64 grayscale in [0, 1]): colour to BT.601 luma,
+transparency onto black, a centred square crop, then area averaging to the model's size
+(bilinear when enlarging); one warning line says what was changed. Frames are cut into groups
+of the model's GOP length; a shorter leftover (per clip) is dropped with a warning.
+  -o, --out FILE     the .rdpv file to write (written to a temporary name, then renamed)
+  --model NAME|FILE  a shipped model (default: the default one) or a weight file
+  --seed S           the shared dither's seed (default 1)`;
+
+/** Fail before any work when the output's folder cannot take a new file. */
+export function checkWritableFile(path: string): void {
+  const dir = dirname(resolve(path));
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error('ENOTDIR');
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new UserError(`cannot write '${path}': folder '${dirname(path)}' is not a writable folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`cannot write '${path}': it is a folder`);
+}
+
+/** Progress on stderr: rewritten in place on a terminal, else one line per call. */
+export function progress(): { say(line: string): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
+  let open = false;
+  return {
+    say(line) {
+      if (tty) {
+        process.stderr.write(`\r${line}\x1b[K`);
+        open = true;
+      } else console.error(line);
+    },
+    done() {
+      if (open) process.stderr.write('\n');
+      open = false;
+    },
+  };
+}
+
+export default {
+  summary: 'compress a GIF, MP4/AVI/WebM, folder of PNGs or .npy array into an .rdpv file',
+  usage: USAGE,
+  async run(args: string[]): Promise<number> {
+    const { values, positionals } = parseFlags(args, {
+      out: { type: 'string', short: 'o' }, model: { type: 'string' }, seed: { type: 'int', min: 0, max: 0xffffffff, default: 1 },
+    }, true);
+    if (positionals.length !== 1) throw new UserError(positionals.length === 0 ? `no INPUT given (${USAGE.split('\n')[0]})` : `one INPUT expected, got ${positionals.length}: ${positionals.join(' ')}`);
+    if (values.out === undefined) throw new UserError('no output given: add -o FILE.rdpv');
+    const input = positionals[0]!;
+    const out = values.out;
+    checkWritableFile(out);
+    await initEngine();
+    const lm = await loadModelArg(values.model);
+    try {
+      const codec = videoCodec(lm.model);
+      const T = codec.rates.length;
+      const bar = progress();
+      const every = 64 * T;
+      const frames = await readFrames(input, codec.size, { onFrame: (n) => n % every === 0 && bar.say(`reading ${input}: ${n} frames (${n / T} groups of ${T})`) });
+      bar.done();
+      const changes = describeChanges(frames);
+      if (changes) console.error(`rdpv encode: warning: ${changes}`);
+      const { data, groups, dropped } = cutGroups(frames, T);
+      if (groups === 0) {
+        throw new UserError(`${input} has ${frames.count} frame${frames.count === 1 ? '' : 's'}${frames.clips.length > 1 ? ` in clips of ${frames.clips[0]}` : ''}, fewer than one group of ${T} (the model's GOP)`);
+      }
+      if (dropped > 0) console.error(`rdpv encode: warning: dropped the last ${dropped} frame${dropped === 1 ? '' : 's'}${frames.clips.length > 1 ? ' (over all clips)' : ''}: ${frames.count} frames do not split into whole groups of ${T}`);
+      const bytes = compress(lm, data, values.seed, (done, total) => total > 64 && bar.say(`encoding ${input}: ${done}/${total} groups of ${T} frames`));
+      bar.done();
+      try {
+        writeFileAtomic(out, bytes);
+      } catch (e) {
+        throw new UserError(`cannot write '${out}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+      const layout = payloadLayout(readRdpv(bytes).header);
+      const raw = layout.rawFrames > 0 ? ` + ${layout.rawFrames} raw frame${layout.rawFrames === 1 ? '' : 's'} in ${layout.rawBytes} bytes` : '';
+      console.log(
+        `${out}: ${groups * T} frames (${groups} group${groups === 1 ? '' : 's'} of ${T} at rates ${codec.rates.join(',')}) of ${codec.size}x${codec.size}, ` +
+          `model ${lm.id} (sha256 ${lm.sha256.slice(0, 12)}...), payload ${layout.totalBytes} bytes (${+layout.symbolBits.toFixed(3)} bits in ${layout.symbolBytes} bytes${raw}), file ${bytes.length} bytes`,
+      );
+      return 0;
+    } finally {
+      disposeModel(lm.model);
+    }
+  },
+} satisfies Command;
