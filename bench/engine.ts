@@ -1,18 +1,24 @@
 // Engine benchmark: the reference autoencoder of DESIGN.md section 1 on the wasm backend
-// (one core), against the same network in PyTorch with 2 threads, run from here.
-// Usage: npm run bench:engine [-- --steps N] [--no-peer]
-// The last line printed is a JSON object with ours_step_ms, peer_step_ms and speedup.
+// (one core by default), against the same network in PyTorch with 2 threads, run from here.
+// Usage: npm run bench:engine [-- --steps N] [--threads N] [--no-peer]
+// The last line printed is a JSON object with ours_step_ms, peer_step_ms, speedup and threads.
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseFlags, numberFlag } from '../src/cli/args.ts';
 import { UserError } from '../src/errors.ts';
-import { initEngine, tf } from '../src/engine/index.ts';
+import { initEngine, MAX_WASM_THREADS, tf } from '../src/engine/index.ts';
 import { Rng } from '../src/rng.ts';
 
 function flags() {
-  const { values } = parseFlags(process.argv.slice(2), { steps: { type: 'string' }, 'no-peer': { type: 'boolean' } });
-  return { steps: numberFlag('steps', values.steps, 5, 5, 1000), noPeer: values['no-peer'] === true };
+  const { values } = parseFlags(process.argv.slice(2), {
+    steps: { type: 'string' },
+    threads: { type: 'string' },
+    'no-peer': { type: 'boolean' },
+  });
+  const threads = numberFlag('threads', values.threads, 1, 1, MAX_WASM_THREADS);
+  if (!Number.isInteger(threads)) throw new UserError(`--threads must be an integer, got ${threads}`);
+  return { steps: numberFlag('steps', values.steps, 5, 5, 1000), threads, noPeer: values['no-peer'] === true };
 }
 let options: ReturnType<typeof flags>;
 try {
@@ -22,9 +28,9 @@ try {
   console.error(e.message);
   process.exit(e.exitCode);
 }
-const { steps, noPeer } = options;
+const { steps, threads, noPeer } = options;
 
-await initEngine({ backend: 'wasm' });
+await initEngine({ backend: 'wasm', threads });
 // Other processes skew both sides (PyTorch's two threads most): say how busy the machine was.
 const loadAtStart = loadavg()[0];
 console.log(`load average (1 min) at start: ${loadAtStart.toFixed(2)}`);
@@ -83,7 +89,7 @@ function medianMs(fn: () => void): number {
 
 const oursForward = medianMs(forwardOnly);
 const oursStep = medianMs(trainStep);
-console.log(`ours (tfjs wasm, 1 core): forward ${oursForward.toFixed(0)} ms, train step ${oursStep.toFixed(0)} ms (median of ${steps})`);
+console.log(`ours (tfjs wasm, ${threads} thread${threads === 1 ? '' : 's'}): forward ${oursForward.toFixed(0)} ms, train step ${oursStep.toFixed(0)} ms (median of ${steps})`);
 
 // Per-kernel time of one train step, from tfjs's profiler.
 const profile = await tf.profile(trainStep);
@@ -126,6 +132,7 @@ console.log(
     peer_forward_ms: peer ? Math.round(peer.forward_ms) : null,
     peer_step_ms: peer ? Math.round(peer.step_ms) : null,
     speedup: peer ? Number((peer.step_ms / oursStep).toFixed(2)) : null,
+    threads,
     load_avg_start: Number(loadAtStart.toFixed(2)),
     load_avg_end: Number(loadavg()[0].toFixed(2)),
   }),
