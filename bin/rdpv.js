@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// The package ships TypeScript sources; tsx (a dependency) runs them without a build step.
-import { register } from 'tsx/esm/api';
+// The rdpv command. An installed package runs the built JavaScript (dist/, made by `npm run build`
+// on pack and on install from git). A checkout runs its TypeScript sources through tsx (a dev
+// dependency), so what runs is always what is in src/, built or not.
+import { existsSync } from 'node:fs';
 
-// `rdpv ... | head` closes stdout early: that is the reader's choice, not an error.
-process.stdout.on('error', (e) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
-register();
-const { main } = await import('../src/cli/main.ts');
+const sources = new URL('../src/cli/main.ts', import.meta.url);
+let main;
+if (existsSync(sources) && (await import('tsx/esm/api').then((tsx) => (tsx.register(), true), () => false))) {
+  ({ main } = await import(sources.href));
+} else {
+  ({ main } = await import('../dist/cli/main.js'));
+}
 process.exitCode = await main(process.argv.slice(2));

@@ -10,7 +10,7 @@ const SRC = join(import.meta.dirname, '..', 'src');
  * or lower ones; folders that share a layer do not import each other. Top-level files (errors,
  * rng) sit below everything; index.ts, the public API, above everything.
  */
-const LAYERS: string[][] = [['engine'], ['codec', 'data', 'theory'], ['models'], ['optim', 'video'], ['eval'], ['train'], ['cli'], ['viewer']];
+const LAYERS: string[][] = [['engine'], ['codec', 'data', 'theory'], ['models'], ['optim', 'video'], ['eval'], ['train'], ['repro'], ['cli'], ['viewer']];
 const rank = (folder: string) => LAYERS.findIndex((l) => l.includes(folder));
 
 function files(dir: string): string[] {

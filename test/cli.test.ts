@@ -39,8 +39,8 @@ test('every command and subcommand answers -h/--help with its usage and exit 0, 
 
 test('a bad integer, an out-of-range value or a bad choice exits 2 with one line naming the flag and what is allowed', async () => {
   const cases: Array<[string[], RegExp]> = [
-    [['train', '--preset', 'x', '--steps', '1.5'], /^rdpv train: --steps must be an integer >= 1, got '1\.5'$/],
-    [['train', '--steps', 'ten'], /^rdpv train: --steps must be an integer >= 1, got 'ten'$/],
+    [['train', '--preset', 'x', '--steps', '1.5'], /^rdpv train: --steps must be an integer in \[1, 10000000\], got '1\.5'$/],
+    [['train', '--steps', 'ten'], /^rdpv train: --steps must be an integer in \[1, 10000000\], got 'ten'$/],
     [['train', '--jobs', '65'], /^rdpv train: --jobs must be an integer in \[1, 64\], got '65'$/],
     [['train', '--backend', 'gpu'], /^rdpv train: --backend must be one of wasm, cpu, got 'gpu'$/],
     [['train', '--lambda=-1'], /^rdpv train: --lambda must be a number >= 0, got '-1'$/],

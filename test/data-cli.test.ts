@@ -70,7 +70,7 @@ test('data CLI errors exit 2 with one line naming the problem', async () => {
     [['data', 'preview', '--count', '2'], /missing -o/],
     [['data', 'preview', '--dataset', 'kth', '-o', 'x.png'], /--kth-dir/],
     [['data', 'preview', '--dataset', 'kth', '--kth-dir', '/no/such/kth', '-o', 'x.png'], /KTH folder not found: \/no\/such\/kth/],
-    [['data', 'preview', '-o', '/no/such/dir/x.png'], /cannot write \/no\/such\/dir\/x\.png/],
+    [['data', 'preview', '-o', '/dev/null/x.png'], /cannot write '\/dev\/null\/x\.png': '\/dev\/null' exists and is not a folder/],
     [['data', 'shuffle'], /unknown subcommand 'shuffle'/],
   ];
   for (const [argv, message] of cases) {

@@ -1,8 +1,11 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../errors.ts';
 
-/** One flag: its kind, what it allows, and its default (a flag without one reads as undefined when absent). */
-export type Flag = { short?: string } & (
+/**
+ * One flag: its kind, what it allows, its default (a flag without one reads as undefined when
+ * absent), and for --help its meaning (`help`) and the name of its value (`value`).
+ */
+export type Flag = { short?: string; help?: string; value?: string } & (
   | { type: 'string'; default?: string }
   | { type: 'boolean' }
   | { type: 'int' | 'number'; min?: number; max?: number; default?: number }
@@ -25,12 +28,44 @@ export function wantsHelp(args: string[]): boolean {
   return (end < 0 ? args : args.slice(0, end)).some((a) => a === '-h' || a === '--help');
 }
 
+function rangeText(flag: { min?: number; max?: number }): string {
+  const { min = -Infinity, max = Infinity } = flag;
+  return min > -Infinity && max < Infinity ? ` in [${min}, ${max}]` : min > -Infinity ? ` >= ${min}` : max < Infinity ? ` <= ${max}` : '';
+}
+
 function toNumber(name: string, flag: { type: 'int' | 'number'; min?: number; max?: number }, value: string): number {
   const { min = -Infinity, max = Infinity } = flag;
-  const n = value.trim() === '' ? NaN : Number(value);
+  // Decimal notation only (1, -2.5, .5, 1e3): not '', hex, binary or 'Infinity'.
+  const n = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(value.trim()) ? Number(value) : NaN;
   if (Number.isFinite(n) && n >= min && n <= max && (flag.type === 'number' || Number.isInteger(n))) return n;
-  const range = min > -Infinity && max < Infinity ? ` in [${min}, ${max}]` : min > -Infinity ? ` >= ${min}` : max < Infinity ? ` <= ${max}` : '';
-  throw new UserError(`--${name} must be ${flag.type === 'int' ? 'an integer' : 'a number'}${range}, got '${value}'`);
+  throw new UserError(`--${name} must be ${flag.type === 'int' ? 'an integer' : 'a number'}${rangeText(flag)}, got '${value}'`);
+}
+
+/** A token that reads as a negative number (`-1`, `-0.5`, `-.5`, `-1e3`), not as a flag. */
+const NEGATIVE = /^-(\d|\.\d)/;
+
+/**
+ * node:util parseArgs reads `--lambda -1` as a flag without its value ("argument is ambiguous").
+ * Join a value-taking flag and a following negative number into `--lambda=-1` (`-x=-1` for a
+ * short flag is not valid parseArgs syntax, so a short flag becomes its long name).
+ */
+function joinNegatives(args: string[], spec: Record<string, Flag>): string[] {
+  const byShort = new Map(Object.entries(spec).filter(([, f]) => f.short).map(([name, f]) => [f.short!, name]));
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const name = a.startsWith('--') ? a.slice(2) : /^-[^-]$/.test(a) ? byShort.get(a.slice(1)) : undefined;
+    const next = args[i + 1];
+    if (name !== undefined && spec[name] && spec[name]!.type !== 'boolean' && next !== undefined && NEGATIVE.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 /**
@@ -42,7 +77,7 @@ export function parseFlags<const S extends Record<string, Flag>>(args: string[],
   for (const [name, f] of Object.entries(spec)) options[name] = { type: f.type === 'boolean' ? 'boolean' : 'string', ...(f.short ? { short: f.short } : {}) };
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals });
+    parsed = parseArgs({ args: joinNegatives(args, spec), options, strict: true, allowPositionals });
   } catch (e) {
     throw new UserError((e as Error).message.split('\n')[0]!);
   }
@@ -56,6 +91,37 @@ export function parseFlags<const S extends Record<string, Flag>>(args: string[],
     else values[name] = raw;
   }
   return { values: values as Values<S>, positionals: parsed.positionals };
+}
+
+/** The names of the flags given on the command line (so a command can refuse those that do not apply). */
+export function givenFlags(args: string[], spec: Record<string, Flag>): Set<string> {
+  const byShort = new Map(Object.entries(spec).filter(([, f]) => f.short).map(([name, f]) => [f.short!, name]));
+  const given = new Set<string>();
+  for (const a of args) {
+    if (a === '--') break;
+    if (a.startsWith('--')) given.add(a.slice(2).split('=')[0]!);
+    else if (/^-[^-\d.]/.test(a)) for (const ch of a.slice(1)) if (byShort.has(ch)) given.add(byShort.get(ch)!);
+  }
+  return given;
+}
+
+/**
+ * The options section of a command's --help, from its flag spec: each flag, its value, its
+ * meaning, what it allows and its default. Flags without `help` are left out (test hooks).
+ */
+export function optionsHelp(spec: Record<string, Flag>): string {
+  const rows: [string, string][] = [];
+  for (const [name, f] of Object.entries(spec)) {
+    if (f.help === undefined) continue;
+    const value = f.type === 'boolean' ? '' : ` ${f.value ?? (f.type === 'choice' ? f.choices.join('|') : f.type === 'int' ? 'N' : f.type === 'number' ? 'X' : 'VALUE')}`;
+    const left = `${f.short ? `-${f.short}, ` : ''}--${name}${value}`;
+    const notes: string[] = [];
+    if ((f.type === 'int' || f.type === 'number') && (f.min !== undefined || f.max !== undefined)) notes.push(`${f.type === 'int' ? 'integer' : 'number'}${rangeText(f)}`);
+    if ('default' in f && f.default !== undefined) notes.push(`default ${f.default === '' ? "''" : f.default}`);
+    rows.push([left, `${f.help}${notes.length ? ` (${notes.join('; ')})` : ''}`]);
+  }
+  const width = Math.min(28, Math.max(...rows.map(([l]) => l.length)));
+  return rows.map(([l, r]) => `  ${l.padEnd(width)}  ${l.length > width ? `\n  ${' '.repeat(width)}  ` : ''}${r}`).join('\n');
 }
 
 /** A number flag read from a string flag's value (the bench scripts use it); `fallback` when absent. */

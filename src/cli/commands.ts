@@ -10,4 +10,6 @@ export const commands: Record<string, () => Promise<Command>> = {
   info: async () => (await import('./info.ts')).default,
   theory: async () => (await import('./theory.ts')).default,
   train: async () => (await import('./train.ts')).default,
+  view: async () => (await import('./view.ts')).default,
+  repro: async () => (await import('./repro.ts')).default,
 };

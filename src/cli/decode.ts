@@ -8,12 +8,13 @@ import { initEngine } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
 import { disposeModel, type LoadedModel } from '../models/model-file.ts';
-import { folderStore, loadModelArg, readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
+import { folderStore, loadModelArg, readFileOrFail } from '../models/weights-io.ts';
 import { loadZooModelBySha } from '../models/zoo.ts';
 import { decompress, videoCodec } from '../video/codec.ts';
 import { parseFlags } from './args.ts';
 import type { Command } from './command.ts';
-import { checkWritableFile, progress } from './encode.ts';
+import { progress } from './encode.ts';
+import { prepareOutputFile, writeOutput } from './output.ts';
 
 const USAGE = `usage: rdpv decode FILE.rdpv --decoder mmse|fmd|jd|all -o OUT [--source INPUT] [--model NAME|FILE]
 Decodes an .rdpv file with one decoder, or with all of the model's decoders side by side.
@@ -35,8 +36,17 @@ type OutKind = 'png' | 'gif' | 'mp4' | 'folder';
 /** PNG grids show at most this many rows (a longer file: use a folder, .gif or .mp4). */
 const MAX_ROWS = 256;
 
+/** Whether `path` is an existing folder (a path that cannot be looked at is not: writing it reports why). */
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  } catch {
+    return false;
+  }
+}
+
 function outKind(out: string): OutKind {
-  if (out.endsWith('/') || out.endsWith(sep) || statSync(out, { throwIfNoEntry: false })?.isDirectory()) return 'folder';
+  if (out.endsWith('/') || out.endsWith(sep) || isFolder(out)) return 'folder';
   const ext = extname(out).toLowerCase();
   if (ext === '.png' || ext === '.gif' || ext === '.mp4') return ext.slice(1) as OutKind;
   throw new UserError(`cannot tell what to write from '${out}': end -o with .png, .gif, .mp4, or / for a folder`);
@@ -80,13 +90,7 @@ function writeFolder(folder: string, files: Map<string, Uint8Array>): void {
   }
 }
 
-function writeFile(path: string, bytes: Uint8Array): void {
-  try {
-    writeFileAtomic(path, bytes);
-  } catch (e) {
-    throw new UserError(`cannot write '${path}' (${errCode(e)})`);
-  }
-}
+const writeFile = writeOutput;
 
 const mse = (a: Float32Array, b: Float32Array) => {
   let s = 0;
@@ -114,7 +118,7 @@ export default {
     const kind = outKind(out);
     const folder = out.replace(/[/\\]+$/, '') || out;
     if (kind === 'folder') prepareFolder(folder);
-    else checkWritableFile(out);
+    else prepareOutputFile(out);
     const scale = values.scale ?? (kind === 'folder' ? 1 : 2);
 
     const bytes = readFileOrFail(path, '.rdpv file');

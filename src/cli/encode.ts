@@ -1,14 +1,13 @@
-import { accessSync, constants, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { payloadLayout, readRdpv } from '../codec/container.ts';
 import { cutGroups, describeChanges, readFrames } from '../data/frames-io.ts';
 import { initEngine } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
 import { disposeModel } from '../models/model-file.ts';
-import { loadModelArg, writeFileAtomic } from '../models/weights-io.ts';
+import { loadModelArg } from '../models/weights-io.ts';
 import { compress, videoCodec } from '../video/codec.ts';
 import { parseFlags } from './args.ts';
 import type { Command } from './command.ts';
+import { prepareOutputFile, writeOutput } from './output.ts';
 
 const USAGE = `usage: rdpv encode INPUT -o FILE.rdpv [--model NAME|FILE] [--seed S]
 Compresses a video into an .rdpv file at exactly the model's rate budget.
@@ -20,21 +19,13 @@ Frames are brought to the model's format (64x64 grayscale in [0, 1]): colour to 
 transparency onto black, a centred square crop, then area averaging to the model's size
 (bilinear when enlarging); one warning line says what was changed. Frames are cut into groups
 of the model's GOP length; a shorter leftover (per clip) is dropped with a warning.
-  -o, --out FILE     the .rdpv file to write (written to a temporary name, then renamed)
+  -o, --out FILE     the .rdpv file to write (written to a temporary name, then renamed;
+                     its folder is created if need be)
   --model NAME|FILE  a shipped model (default: the default one) or a weight file
   --seed S           the shared dither's seed (default 1)`;
 
-/** Fail before any work when the output's folder cannot take a new file. */
-export function checkWritableFile(path: string): void {
-  const dir = dirname(resolve(path));
-  try {
-    if (!statSync(dir).isDirectory()) throw new Error('ENOTDIR');
-    accessSync(dir, constants.W_OK);
-  } catch (e) {
-    throw new UserError(`cannot write '${path}': folder '${dirname(path)}' is not a writable folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`cannot write '${path}': it is a folder`);
-}
+/** Before any work: the output's folder exists (created if need be) and takes a new file. */
+export const checkWritableFile = prepareOutputFile;
 
 /** Progress on stderr: rewritten in place on a terminal, else one line per call. */
 export function progress(): { say(line: string): void; done(): void } {
@@ -65,7 +56,7 @@ export default {
     if (values.out === undefined) throw new UserError('no output given: add -o FILE.rdpv');
     const input = positionals[0]!;
     const out = values.out;
-    checkWritableFile(out);
+    prepareOutputFile(out);
     await initEngine();
     const lm = await loadModelArg(values.model);
     try {
@@ -84,11 +75,7 @@ export default {
       if (dropped > 0) console.error(`rdpv encode: warning: dropped the last ${dropped} frame${dropped === 1 ? '' : 's'}${frames.clips.length > 1 ? ' (over all clips)' : ''}: ${frames.count} frames do not split into whole groups of ${T}`);
       const bytes = compress(lm, data, values.seed, (done, total) => total > 64 && bar.say(`encoding ${input}: ${done}/${total} groups of ${T} frames`));
       bar.done();
-      try {
-        writeFileAtomic(out, bytes);
-      } catch (e) {
-        throw new UserError(`cannot write '${out}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-      }
+      writeOutput(out, bytes);
       const layout = payloadLayout(readRdpv(bytes).header);
       const raw = layout.rawFrames > 0 ? ` + ${layout.rawFrames} raw frame${layout.rawFrames === 1 ? '' : 's'} in ${layout.rawBytes} bytes` : '';
       console.log(

@@ -4,16 +4,32 @@ import { compressAiJson, evaluate, type Stat } from '../eval/evaluate.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
 import { disposeModel } from '../models/model-file.ts';
 import { loadModelArg } from '../models/weights-io.ts';
-import { parseFlags } from './args.ts';
+import { optionsHelp, parseFlags, type Flag } from './args.ts';
 import type { Command } from './command.ts';
+import { prepareOutputFile, writeOutput } from './output.ts';
 
-const USAGE = `usage: rdpv eval [--model NAME|FILE] [--samples N] [--dither-seeds K] [--judge-steps N] [--seed S] [--split test|train --first I] [--json]
+const FLAGS = {
+  model: { type: 'string', value: 'NAME|FILE', help: 'a shipped model (default: the default one) or a weight file' },
+  samples: { type: 'int', min: 1, max: 1 << 20, default: 1024, help: 'sequences scored' },
+  'dither-seeds': { type: 'int', min: 1, max: 100, default: 3, value: 'K', help: 'dither seeds 1..K (each another file dither)' },
+  'judge-steps': { type: 'int', min: 0, max: 1_000_000, default: 0, help: 'steps of a fresh judge critic per decoder, frame and seed (0: none)' },
+  seed: { type: 'int', min: 0, max: 0xffffffff, default: 1, help: 'the data seed (and the judge seed, plus 1000)' },
+  split: { type: 'choice', choices: ['test', 'train'], default: 'test', help: 'the split scored' },
+  first: { type: 'int', min: 0, max: 2 ** 31 - 1, default: 0, help: 'index of the first sequence (with --split train: far past what training reads)' },
+  batch: { type: 'int', min: 1, max: 1024, default: 64, help: 'sequences per batch (memory; results do not depend on it)' },
+  json: { type: 'boolean', help: 'print a CompressAI-style results file' },
+  out: { type: 'string', short: 'o', value: 'FILE', help: 'also write the CompressAI-style results to FILE (atomically; its folder is created if need be)' },
+} as const satisfies Record<string, Flag>;
+
+const USAGE = `usage: rdpv eval [--model NAME|FILE] [--samples N] [--dither-seeds K] [--judge-steps N] [--seed S] [--split test|train --first I] [--json] [-o FILE.json]
 Scores a model (a shipped one by name, default the default one, or a weight file) on the
 MovingMNIST test split (or, to choose settings such as lambda without looking at the test split,
 on training sequences from index I on, far past what training reads): each decoder's per-pixel MSE per frame, as mean, min and max over dither
 seeds 1..K (each seed is another file dither), and the model critic's W1 estimate where the model
 has a critic. --judge-steps N also trains a fresh judge critic per decoder, frame and seed for N
-steps (src/eval/judge.ts). --json prints a CompressAI-style results file.`;
+steps (src/eval/judge.ts). --json prints a CompressAI-style results file.
+options:
+${optionsHelp(FLAGS)}`;
 
 /** The judge's optimizer: WGAN-GP's recommended Adam settings scaled to short runs (as the training critics). */
 const JUDGE_ADAM = { lr: 2e-4, beta1: 0.5, beta2: 0.9 };
@@ -25,12 +41,8 @@ export default {
   summary: 'score a model on the test split: MSE per decoder and frame over dither seeds, critic W1',
   usage: USAGE,
   async run(args: string[]): Promise<number> {
-    const { values } = parseFlags(args, {
-      model: { type: 'string' }, samples: { type: 'int', min: 1, max: 1 << 20, default: 1024 },
-      'dither-seeds': { type: 'int', min: 1, max: 100, default: 3 }, 'judge-steps': { type: 'int', min: 0, default: 0 },
-      seed: { type: 'int', min: 0, max: 0xffffffff, default: 1 }, split: { type: 'choice', choices: ['test', 'train'], default: 'test' },
-      first: { type: 'int', min: 0, default: 0 }, batch: { type: 'int', min: 1, max: 1024, default: 64 }, json: { type: 'boolean' },
-    });
+    const { values } = parseFlags(args, FLAGS);
+    if (values.out !== undefined) prepareOutputFile(values.out);
     await initEngine();
     const lm = await loadModelArg(values.model);
     try {
@@ -42,8 +54,10 @@ export default {
         ...(values['judge-steps'] > 0 ? { judge: { ...critic, steps: values['judge-steps'], batch: 32, seed: 1000 + values.seed, optimizer: JUDGE_ADAM } } : {}),
         onSeed: values.json ? undefined : (s) => process.stderr.write(`dither seed ${s}/${seeds.length} done\n`),
       });
+      const json = JSON.stringify(compressAiJson(result, lm.id, lm.sha256), null, 2);
+      if (values.out !== undefined) writeOutput(values.out, new TextEncoder().encode(json + '\n'));
       if (values.json) {
-        console.log(JSON.stringify(compressAiJson(result, lm.id, lm.sha256), null, 2));
+        console.log(json);
         return 0;
       }
       console.log(`${lm.id} (sha256 ${lm.sha256.slice(0, 12)}...) on ${result.source}, ${result.split} split, ${result.samples} sequences from ${result.first}, dither seeds ${seeds.join(',')}: mean [min, max]`);

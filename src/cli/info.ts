@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { UserError } from '../errors.ts';
 import { FORMAT_VERSION, frameSpecs, payloadLayout, readRdpv } from '../codec/container.ts';
 import type { FrameSpec } from '../codec/rates.ts';
-import { parseFlags } from './args.ts';
+import { optionsHelp, parseFlags, type Flag } from './args.ts';
 import type { Command } from './command.ts';
 
 /** "I-frames at 12 bits: 4; P-frames at 4 bits: 8" from the per-frame specs. */
@@ -15,14 +15,20 @@ function rateSummary(specs: FrameSpec[]): string {
   return [...counts].map(([key, n]) => `${key}: ${n}`).join('; ');
 }
 
-const USAGE = 'usage: rdpv info FILE [--json]';
+const FLAGS = { json: { type: 'boolean', help: 'print the header, the file size and the payload layout as one JSON object' } } as const satisfies Record<string, Flag>;
+
+const USAGE = `usage: rdpv info FILE.rdpv [--json]
+Shows the header of an .rdpv file in words: the model and its weights' sha256, the frames and
+their size, the GOP, the rate of each frame, the dither seed and the payload layout.
+options:
+${optionsHelp(FLAGS)}`;
 
 export default {
   summary: 'show the header of an .rdpv file (in words, or --json)',
   usage: USAGE,
   async run(args: string[]): Promise<number> {
-    const { values, positionals } = parseFlags(args, { json: { type: 'boolean' } }, true);
-    if (positionals.length !== 1) throw new UserError(USAGE);
+    const { values, positionals } = parseFlags(args, FLAGS, true);
+    if (positionals.length !== 1) throw new UserError(positionals.length === 0 ? 'no FILE.rdpv given (usage: rdpv info FILE.rdpv [--json])' : `one FILE.rdpv expected, got ${positionals.length}: ${positionals.join(' ')}`);
     const path = positionals[0]!;
     let bytes: Uint8Array;
     try {

@@ -1,6 +1,7 @@
 import { UserError } from '../errors.ts';
-import { parseFlags } from './args.ts';
+import { optionsHelp, parseFlags, type Flag } from './args.ts';
 import type { Command } from './command.ts';
+import { prepareOutputFile, writeOutput } from './output.ts';
 import { builtins } from '../theory/builtins.ts';
 import { analyseFmd, analyseJoint, type FrameReport } from '../theory/discrete.ts';
 import { counterexampleClosedForm, counterexampleModel, lowRateSweep } from '../theory/families.ts';
@@ -12,7 +13,23 @@ type Mode = (typeof MODES)[number];
 const isMode = (s: string | undefined): s is Mode => MODES.includes(s as Mode);
 const DEFAULT_MU = [0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.001];
 
-const USAGE = `usage: rdpv theory fmd|jd|counterexample|low-rate [--source FILE.json] [--json] [--mu 0.5,0.1,...]`;
+const FLAGS = {
+  source: { type: 'string', value: 'FILE.json', help: "a source and encoder spec (docs/theory.md; examples/theory/); default: the built-in one of the mode" },
+  json: { type: 'boolean', help: 'print the result as JSON' },
+  mu: { type: 'string', value: 'X,Y,...', help: `low-rate only: the values of mu, each in (0, 1] (default ${DEFAULT_MU.join(',')})` },
+  out: { type: 'string', short: 'o', value: 'FILE', help: 'also write the JSON result to FILE (atomically: a temporary name, then renamed; its folder is created if need be)' },
+} as const satisfies Record<string, Flag>;
+
+const USAGE = `usage: rdpv theory fmd|jd|counterexample|low-rate [--source FILE.json] [--json] [--mu 0.5,0.1,...] [-o FILE.json]
+Exact distortions for small sources (paper section 3, appendices A-C), per frame: the MMSE, the
+squared W2 distance, the 0-PLF-FMD and the 0-PLF-JD distortion, and whether each is within twice
+the MMSE.
+  fmd             the 0-PLF-FMD minimum (Theorem 3.2), discrete or Gaussian sources (default: binary Markov)
+  jd              the same plus the 0-PLF-JD achievable distortion (Theorem B.1), discrete sources
+  counterexample  Appendix B.1 on the source's first two frames, with the closed forms (eqs. 41, 43)
+  low-rate        the noisy encoder family of Theorem 3.3 / eq. (44), one table per mu
+options:
+${optionsHelp(FLAGS)}`;
 
 function discrete(spec: TheorySpec, mode: Mode): DiscreteSource {
   if (spec.source.kind !== 'discrete') throw new UserError(`source: '${mode}' needs a discrete source (support and p)`);
@@ -51,10 +68,11 @@ export default {
   summary: 'exact MMSE / 0-PLF-FMD / 0-PLF-JD distortions for small sources (paper sec. 3, app. A-C)',
   usage: USAGE,
   async run(args: string[]): Promise<number> {
-    const { values, positionals } = parseFlags(args, { source: { type: 'string' }, json: { type: 'boolean' }, mu: { type: 'string' } }, true);
+    const { values, positionals } = parseFlags(args, FLAGS, true);
     const mode = positionals[0];
     if (positionals.length !== 1 || !isMode(mode)) throw new UserError(`expected one of ${MODES.join('|')}, got '${positionals.join(' ')}' (${USAGE})`);
     if (values.mu !== undefined && mode !== 'low-rate') throw new UserError('--mu applies to low-rate only');
+    if (values.out !== undefined) prepareOutputFile(values.out);
     const builtin = mode === 'fmd' || mode === 'jd' ? 'binary-markov' : mode;
     const spec = values.source === undefined ? parseSpec(structuredClone(builtins[builtin])) : readSpec(values.source);
     const from = values.source ?? `built-in '${builtin}'`;
@@ -76,6 +94,7 @@ export default {
       result = { mode, source: from, points };
       text = points.map((pt) => `mu = ${pt.mu}\n${table(pt.frames)}\njd/mmse: ${pt.frames.map((f) => fmt(f.jd_over_mmse)).join('  ')}`).join('\n\n');
     }
+    if (values.out !== undefined) writeOutput(values.out, new TextEncoder().encode(JSON.stringify(result, null, 2) + '\n'));
     console.log(values.json ? JSON.stringify(result, null, 2) : `${mode}, source: ${from}\n${text}`);
     return 0;
   },

@@ -91,11 +91,11 @@ export function assignParams(tree: ParamTree, arrays: NamedArrays, source: strin
   }
 }
 
-/** Serialize records (each under its own prefix) plus metadata to one tensor file. */
+/** Serialize records (each under its own prefix) plus metadata to one tensor file, with the data section's sha256 (checked on read). */
 export function encodeParams(groups: Record<string, ParamTree>, metadata: Record<string, string>): Uint8Array {
   const arrays: NamedArrays = new Map();
   for (const [prefix, tree] of Object.entries(groups)) for (const [k, a] of paramArrays(tree, prefix)) arrays.set(k, a);
-  return encodeTensorFile(arrays, metadata);
+  return encodeTensorFile(arrays, metadata, { checksum: true });
 }
 
 /** Load records saved by `encodeParams`; names, shapes and dtypes must match exactly, extra tensors are an error too. */

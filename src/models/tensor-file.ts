@@ -3,8 +3,69 @@
  *   8-byte little-endian header length N, N bytes of JSON header, then raw little-endian data.
  * Header: { name: { dtype: "F32", shape: [...], data_offsets: [begin, end] }, __metadata__: { key: string } }
  * with offsets relative to the start of the data section. See docs/weights.md.
+ * Checkpoints and trained models also record the sha256 of the data section under the metadata key
+ * `data_sha256`; the reader checks it when present (older files without it still load).
  */
 import { UserError } from '../errors.ts';
+
+/** The metadata key holding the sha256 (hex) of the data section. */
+export const DATA_SHA256 = 'data_sha256';
+
+const K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+  0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+  0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+
+/**
+ * SHA-256 (FIPS 180-4) of `bytes` as lowercase hex. Synchronous and plain JavaScript, so the
+ * reader stays bytes in, bytes out in a browser too (Web Crypto's digest is asynchronous).
+ */
+export function sha256Sync(bytes: Uint8Array): string {
+  const h = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+  const w = new Uint32Array(64);
+  const full = bytes.length - (bytes.length % 64);
+  const tail = new Uint8Array(bytes.length % 64 < 56 ? 64 : 128);
+  tail.set(bytes.subarray(full));
+  tail[bytes.length % 64] = 0x80;
+  const bits = bytes.length * 8;
+  const tv = new DataView(tail.buffer);
+  tv.setUint32(tail.length - 8, Math.floor(bits / 2 ** 32));
+  tv.setUint32(tail.length - 4, bits >>> 0);
+  const block = (src: Uint8Array, at: number) => {
+    for (let i = 0; i < 16; i++, at += 4) w[i] = (src[at]! << 24) | (src[at + 1]! << 16) | (src[at + 2]! << 8) | src[at + 3]!;
+    for (let i = 16; i < 64; i++) {
+      const a = w[i - 15]!;
+      const b = w[i - 2]!;
+      const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
+      const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
+      w[i] = (w[i - 16]! + s0 + w[i - 7]! + s1) | 0;
+    }
+    let [a, b, c, d, e, f, g, hh] = [h[0]!, h[1]!, h[2]!, h[3]!, h[4]!, h[5]!, h[6]!, h[7]!];
+    for (let i = 0; i < 64; i++) {
+      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+      const t1 = (hh + S1 + ((e & f) ^ (~e & g)) + K[i]! + w[i]!) | 0;
+      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+      const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+      hh = g;
+      g = f;
+      f = e;
+      e = (d + t1) | 0;
+      d = c;
+      c = b;
+      b = a;
+      a = (t1 + t2) | 0;
+    }
+    h[0] = h[0]! + a; h[1] = h[1]! + b; h[2] = h[2]! + c; h[3] = h[3]! + d;
+    h[4] = h[4]! + e; h[5] = h[5]! + f; h[6] = h[6]! + g; h[7] = h[7]! + hh;
+  };
+  for (let at = 0; at < full; at += 64) block(bytes, at);
+  for (let at = 0; at < tail.length; at += 64) block(tail, at);
+  return Array.from(h, (x) => x.toString(16).padStart(8, '0')).join('');
+}
 
 export type NamedArrays = Map<string, { shape: number[]; data: Float32Array }>;
 
@@ -14,7 +75,13 @@ interface Entry {
   data_offsets: [number, number];
 }
 
-export function encodeTensorFile(arrays: NamedArrays, metadata: Record<string, string>): Uint8Array {
+/** `checksum`: record the data section's sha256 under DATA_SHA256 (checkpoints and trained models do). */
+export function encodeTensorFile(arrays: NamedArrays, metadata: Record<string, string>, options: { checksum?: boolean } = {}): Uint8Array {
+  const bytes = encodeWith(arrays, metadata);
+  return options.checksum ? withDataChecksum(bytes) : bytes;
+}
+
+function encodeWith(arrays: NamedArrays, metadata: Record<string, string>): Uint8Array {
   const header: Record<string, Entry | Record<string, string>> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, { shape, data }] of arrays) {
@@ -33,6 +100,32 @@ export function encodeTensorFile(arrays: NamedArrays, metadata: Record<string, s
     // Float32Array is host-endian; write element by element so the file is little-endian everywhere.
     for (let i = 0; i < data.length; i++, at += 4) view.setFloat32(at, data[i]!, true);
   }
+  return out;
+}
+
+/** The 8-byte length, the JSON header (padded so the data starts on 8 bytes) and the data section. */
+function headerBytes(header: Record<string, unknown>): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = new Uint8Array(json.length + ((8 - ((8 + json.length) % 8)) % 8)).fill(0x20);
+  padded.set(json);
+  return padded;
+}
+
+/**
+ * The same file with the data section's sha256 recorded in its metadata (`DATA_SHA256`); the
+ * tensors and their bytes are unchanged (offsets count from the start of the data section).
+ */
+export function withDataChecksum(bytes: Uint8Array): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))) as Record<string, unknown>;
+  const data = bytes.subarray(8 + length);
+  header.__metadata__ = { ...(header.__metadata__ as Record<string, string> | undefined), [DATA_SHA256]: sha256Sync(data) };
+  const head = headerBytes(header);
+  const out = new Uint8Array(8 + head.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  out.set(data, 8 + head.length);
   return out;
 }
 
@@ -70,6 +163,12 @@ export function decodeTensorFile(bytes: Uint8Array, source: string): { arrays: N
     const data = new Float32Array(count);
     for (let i = 0; i < count; i++) data[i] = view.getFloat32(dataStart + begin! + 4 * i, true);
     arrays.set(name, { shape: e.shape, data });
+  }
+  // After the structure (a cut file says 'truncated'): the recorded sha256 of the data, if any.
+  const recorded = metadata[DATA_SHA256];
+  if (recorded !== undefined) {
+    const actual = sha256Sync(bytes.subarray(dataStart));
+    if (actual !== recorded) throw corrupt(`checksum mismatch: the tensor data's sha256 is ${actual.slice(0, 12)}..., the file records ${String(recorded).slice(0, 12)}...; the file is damaged`);
   }
   return { arrays, metadata };
 }

@@ -1,13 +1,15 @@
 /**
- * The training loop every model uses: JSON-lines log, progress bar on a terminal, atomic
- * checkpoints (every N steps, at the end, on SIGINT/SIGTERM), exact resume, NaN guard.
+ * The training loop every model uses: JSON-lines log, progress bar on a terminal (a plain progress
+ * line every few seconds otherwise), atomic checksummed checkpoints (every N steps, at the end, on
+ * SIGINT/SIGTERM), exact resume, NaN guard.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { evaluate, flatMetrics } from '../eval/evaluate.ts';
 import { disposeModel, encodeModelFile, readModelFile, sha256Hex, type Model } from '../models/model-file.ts';
 import { decodeParamsInto, encodeParams } from '../models/params.ts';
+import { withDataChecksum } from '../models/tensor-file.ts';
 import { folderStore, readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
 import { loadZooModel } from '../models/zoo.ts';
 import { sourceFor, type TrainConfig } from './presets.ts';
@@ -22,6 +24,8 @@ export interface RunOptions {
   from?: string;
   /** Where human-readable lines go (stderr by default). */
   say?: (line: string) => void;
+  /** When stderr is not a terminal: a progress line through `say` every this many seconds (default 30; 0: none). */
+  progressSeconds?: number;
 }
 
 export interface RunResult {
@@ -57,6 +61,23 @@ function progressBar(preset: string, step: number, total: number, stepsPerS: num
   return `\r${preset} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${step}/${total} ${(stepsPerS * batch).toFixed(1)} samples/s ETA ${formatSeconds(eta)}${loss}${w1}  `;
 }
 
+/** One plain progress line (for logs, CI and pipes): step, losses, rate and ETA. */
+function progressLine(preset: string, step: number, total: number, stepsPerS: number, batch: number, losses: Losses): string {
+  const loss = Object.entries(losses).map(([k, v]) => ` ${k} ${Number(v).toPrecision(4)}`).join('');
+  return `${preset}: step ${step}/${total} (${((100 * step) / total).toFixed(1)}%)${loss}, ${(stepsPerS * batch).toFixed(1)} samples/s, ETA ${formatSeconds((total - step) / stepsPerS)}`;
+}
+
+/** An atomic write whose failure (a full disk, a folder made read-only) is one line naming the file, leaving no temporary file. */
+function save(path: string, bytes: Uint8Array): void {
+  try {
+    writeFileAtomic(path, bytes);
+  } catch (e) {
+    rmSync(`${path}.tmp-${process.pid}`, { force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`cannot write '${path}': ${code ?? (e as Error).message}`);
+  }
+}
+
 /** The step of a log line, or Infinity for a line torn by a kill. */
 function lineStep(line: string): number {
   try {
@@ -70,7 +91,7 @@ function lineStep(line: string): number {
 function truncateLog(path: string, step: number): void {
   if (!existsSync(path)) return;
   const kept = readFileSync(path, 'utf8').split('\n').filter((l) => l && lineStep(l) <= step);
-  writeFileAtomic(path, new TextEncoder().encode(kept.map((l) => l + '\n').join('')));
+  save(path, new TextEncoder().encode(kept.map((l) => l + '\n').join('')));
 }
 
 /**
@@ -86,7 +107,11 @@ async function startModel(from: string, file: string | undefined, out: string): 
 export async function runTraining(o: RunOptions): Promise<RunResult> {
   const say = o.say ?? ((l: string) => process.stderr.write(l + '\n'));
   const c = o.config;
-  mkdirSync(o.out, { recursive: true });
+  try {
+    mkdirSync(o.out, { recursive: true });
+  } catch (e) {
+    throw new UserError(`cannot create the run folder '${o.out}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
   const ckptPath = join(o.out, CHECKPOINT);
   const logPath = join(o.out, LOG);
   const source = sourceFor(c);
@@ -112,7 +137,7 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
   }
 
   const saveCheckpoint = () =>
-    writeFileAtomic(ckptPath, encodeParams(trainer.checkpointGroups(), {
+    save(ckptPath, encodeParams(trainer.checkpointGroups(), {
       preset: o.preset, config: resumeKey(c), step: String(step), train_seconds: String(trainSeconds),
     }));
 
@@ -121,9 +146,12 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const tty = process.stderr.isTTY;
+  const every = tty ? 0 : (o.progressSeconds ?? 30) * 1000;
   try {
     let mark = performance.now();
     let markStep = step;
+    let said = mark;
+    let saidStep = step;
     while (step < c.steps) {
       const t0 = performance.now();
       const losses = trainer.step(step);
@@ -142,6 +170,11 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
         if (tty) process.stderr.write(progressBar(o.preset, step, c.steps, (step - markStep) / ((now - mark) / 1000), c.batch, losses));
         mark = now;
         markStep = step;
+      }
+      if (every > 0 && now - said >= every) {
+        say(progressLine(o.preset, step, c.steps, (step - saidStep) / ((now - said) / 1000), c.batch, losses));
+        said = now;
+        saidStep = step;
       }
       if (step % c.checkpointEvery === 0) saveCheckpoint();
       // Let signal handlers run between steps.
@@ -164,14 +197,15 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
     samples: c.evalSamples, ditherSeeds: [c.seed], batch: c.batch,
     ...(c.judgeSteps > 0 ? { judge: { ...c.critic, steps: c.judgeSteps, batch: c.batch, seed: c.seed + JUDGE_SEED, optimizer: c.criticOptimizer } } : {}),
   }));
-  const bytes = encodeModelFile(trainer.model(), o.preset, {
+  // The data section's sha256 in the metadata: a later --from or shipping checks it on read.
+  const bytes = withDataChecksum(encodeModelFile(trainer.model(), o.preset, {
     config: JSON.stringify(c), steps: String(step), train_seconds: trainSeconds.toFixed(1), metrics: JSON.stringify(metrics),
-  });
+  }));
   const modelPath = join(o.out, MODEL);
-  writeFileAtomic(modelPath, bytes);
+  save(modelPath, bytes);
   const sha256 = await sha256Hex(bytes);
   const result = { preset: o.preset, steps: step, train_seconds: Number(trainSeconds.toFixed(1)), eval_samples: c.evalSamples, metrics, model: modelPath, sha256 };
-  writeFileAtomic(join(o.out, 'result.json'), new TextEncoder().encode(JSON.stringify(result, null, 2) + '\n'));
+  save(join(o.out, 'result.json'), new TextEncoder().encode(JSON.stringify(result, null, 2) + '\n'));
   say(`${o.preset}: ${step} steps in ${formatSeconds(trainSeconds)}; ${Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(5)}`).join(', ')}; ${modelPath} sha256 ${sha256}`);
   return { exitCode: 0, step, modelPath, sha256, metrics };
 }

@@ -1,0 +1,153 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initEngine } from '../src/engine/index.ts';
+import { decodeTensorFile } from '../src/models/tensor-file.ts';
+import { presets } from '../src/train/presets.ts';
+import { CHECKPOINT, LOG, MODEL, runTraining } from '../src/train/run.ts';
+import { table1Cells, table1Grid } from '../src/repro/table1.ts';
+import type { Table1 } from '../src/repro/table1.ts';
+import { runCli } from './run-cli.ts';
+
+// The P-frame trainers need the wasm kernel pack (the cpu backend takes minutes per tiny step).
+await initEngine({ backend: 'wasm' });
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'rdpv-repro-'));
+const FAST = ['--tiny', '--samples', '4', '--dither-seeds', '2'];
+const table1 = (runs: string, results: string, ...more: string[]) => runCli(['repro', 'table1', ...FAST, '--runs', runs, '--results', results, ...more]);
+type Event = { event: string; job?: string; kind?: string };
+const events = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Event);
+const started = (path: string) => events(path).filter((e) => e.event === 'start').map((e) => e.job!);
+const readTable = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Table1;
+/** A table's numbers: what must not change between runs that train the same presets (a model file's sha256 does: it records training time). */
+const numbers = (t: Table1) => t.cells.map(({ cell, R1, R2, mmse, fmd, jd, factor_of_two, per_seed }) => ({ cell, R1, R2, mmse, fmd, jd, factor_of_two, per_seed }));
+const tinyJobs = table1Grid(table1Cells(true), false).jobs.map((j) => j.id);
+
+const first = { runs: '', results: '' };
+
+test('the tiny grid trains and evaluates its cells and writes table1.json and table1.md shaped like the paper\'s table', async () => {
+  const dir = tmp();
+  Object.assign(first, { runs: join(dir, 'runs'), results: join(dir, 'results') });
+  const r = await table1(first.runs, first.results);
+  assert.equal(r.code, 0, r.err.join('\n'));
+  assert.deepEqual(started(join(first.results, 'table1.log.jsonl')), tinyJobs);
+  const t = readTable(join(first.results, 'table1.json'));
+  assert.deepEqual(t.cells.map((c) => [c.R1, c.R2]), [['inf', 2], [12, 12], [12, 'inf']]);
+  assert.deepEqual(t.missing, []);
+  assert.equal(t.samples, 4);
+  assert.deepEqual(t.dither_seeds, [1, 2]);
+  for (const c of t.cells) {
+    for (const d of ['mmse', 'fmd', 'jd'] as const) {
+      assert.deepEqual(Object.keys(c[d]).sort(), ['mean', 'std'], `${c.cell} ${d}`);
+      assert.ok(c[d].mean >= 0 && c[d].mean < 1 && c[d].std >= 0, `${c.cell} ${d}: per-pixel MSE on [0, 1] pixels, x1`);
+      assert.equal(c.per_seed[d].length, 2);
+      assert.equal(c.factor_of_two.fmd, c.fmd.mean <= 2 * c.mmse.mean);
+    }
+    assert.match(c.model.sha256, /^[0-9a-f]{64}$/);
+    assert.equal(c.preset, `${c.cell}-perception`);
+    assert.deepEqual(Object.keys(c.stage_sha256), c.presets);
+    assert.ok(c.paper.jd.mean > 0);
+    assert.equal(c.judge_w1, undefined, 'no judge unless --judge-steps');
+  }
+  assert.ok(t.cells[2]!.mmse.mean < 1e-4, 'at R2 = inf the MMSE decoder outputs the frame (8-bit levels)');
+  const md = readFileSync(join(first.results, 'table1.md'), 'utf8');
+  assert.match(md, /## \(a\) Case 1: R1 = ∞ bits/);
+  assert.match(md, /## \(b\) Case 2: R1 = 12 bits/);
+  assert.match(md, /\| R2 \| MMSE \| paper \| 0-PLF-FMD \| paper \| 0-PLF-JD \| paper \|/);
+  assert.match(md, /\| ∞ \| 0\.00 ± 0\.00 \| 0\.00 \| 0\.00 ± 0\.00 ✓ \| 0\.00 ✓ \| \d+\.\d\d ± \d\.\d\d [✓✗] \| 2\.18 ± 0\.02 ✗ \|/);
+  assert.match(md, /\| 2 \| \d+\.\d\d ± \d\.\d\d \| 0\.88 ± 0\.01 \|/);
+});
+
+test('a second run redoes nothing: no job starts and no model file is rewritten', async () => {
+  const mtimes = () => tinyJobs.filter((id) => presets[id]).map((id) => statSync(join(first.runs, id, MODEL)).mtimeMs);
+  const before = mtimes();
+  const log = join(first.results, 'table1.log.jsonl');
+  const lines = events(log).length;
+  const r = await table1(first.runs, first.results);
+  assert.equal(r.code, 0, r.err.join('\n'));
+  const again = events(log).slice(lines);
+  assert.deepEqual(again.filter((e) => e.event === 'start'), []);
+  assert.deepEqual(again.filter((e) => e.event === 'skip').map((e) => e.job), tinyJobs);
+  assert.deepEqual(mtimes(), before);
+  assert.match(r.out.join('\n'), /0 job\(s\) run, 10 already finished/);
+  // Other evaluation settings redo the evaluations only; with a judge, its W1 per decoder sits beside the MMSE decoder's.
+  const other = join(tmp(), 'results');
+  const r3 = await table1(first.runs, other, '--dither-seeds', '3', '--judge-steps', '1');
+  assert.equal(r3.code, 0, r3.err.join('\n'));
+  assert.deepEqual(started(join(other, 'table1.log.jsonl')), tinyJobs.filter((id) => id.startsWith('eval-')));
+  const judged = readTable(join(other, 'table1.json'));
+  for (const c of judged.cells) {
+    assert.deepEqual(Object.keys(c.judge_w1 ?? {}), ['mmse', 'fmd', 'jd'], c.cell);
+    assert.equal(c.judge_w1_ratio!.fmd, c.judge_w1!.mmse.mean > 0 ? c.judge_w1!.fmd.mean / c.judge_w1!.mmse.mean : null);
+  }
+  assert.match(readFileSync(join(other, 'table1.md'), 'utf8'), /## Judge W1 .*\n\n\| R1 \| R2 \| MMSE \| 0-PLF-FMD \| FMD \/ MMSE \| 0-PLF-JD \| JD \/ MMSE \|/);
+  assert.deepEqual(mtimes(), before);
+});
+
+test('--shard 0/2 and --shard 1/2 together run each job exactly once, and merged they give the one-run table', async () => {
+  const dir = tmp();
+  const runs = join(dir, 'runs');
+  const [a, b] = [join(dir, 'a'), join(dir, 'b')];
+  // The first shard runs its jobs as child processes (rdpv train / rdpv repro table1 --only), the second in this process.
+  const r0 = await table1(runs, a, '--shard', '0/2', '--jobs', '2');
+  const r1 = await table1(runs, b, '--shard', '1/2');
+  assert.equal(r0.code, 0, r0.err.join('\n'));
+  assert.equal(r1.code, 0, r1.err.join('\n'));
+  const [s0, s1] = [started(join(a, 'table1.shard-0-of-2.log.jsonl')), started(join(b, 'table1.shard-1-of-2.log.jsonl'))];
+  assert.deepEqual([...s0, ...s1].sort(), [...tinyJobs].sort());
+  assert.deepEqual(s0.filter((id) => s1.includes(id)), []);
+  assert.equal(readTable(join(a, 'table1.shard-0-of-2.json')).shard, '0/2');
+  const merged = await runCli(['repro', 'merge', a, b, '--results', join(dir, 'merged')]);
+  assert.equal(merged.code, 0, merged.err.join('\n'));
+  const t = readTable(join(dir, 'merged', 'table1.json'));
+  assert.equal(t.shard, null);
+  assert.deepEqual(numbers(t), numbers(readTable(join(first.results, 'table1.json'))));
+  const lone = await runCli(['repro', 'merge', a, '--results', join(dir, 'merged')]);
+  assert.equal(lone.code, 2);
+  assert.match(lone.err.join('\n'), /shard\(s\) 1\/2 missing/);
+});
+
+test('an interrupted training job resumes from its checkpoint and ends with the weights of an uninterrupted run', async () => {
+  const runs = join(tmp(), 'runs');
+  const preset = 'tiny-pframe-inf-2-mse';
+  const out = join(runs, preset);
+  // A run killed after its checkpoint at step 3: the checkpoint and the log, no model.
+  await runTraining({ preset, config: { ...presets[preset]!, steps: 3 }, out, resume: false, say: () => {} });
+  for (const f of [MODEL, 'result.json']) rmSync(join(out, f));
+  assert.ok(existsSync(join(out, CHECKPOINT)));
+  const marked = readFileSync(join(out, LOG), 'utf8').trim().split('\n').map((l) => JSON.stringify({ ...JSON.parse(l), before_kill: true }));
+  writeFileSync(join(out, LOG), marked.join('\n') + '\n');
+  const results = join(tmp(), 'results');
+  const r = await table1(runs, results, '--shard', '0/3');
+  assert.equal(r.code, 0, r.err.join('\n'));
+  assert.deepEqual(started(join(results, 'table1.shard-0-of-3.log.jsonl')), [preset, 'tiny-pframe-inf-2-perception', 'eval-tiny-pframe-inf-2']);
+  const log = readFileSync(join(out, LOG), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; before_kill?: boolean });
+  assert.deepEqual(log.map((l) => l.step), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(log.map((l) => l.before_kill === true), [true, true, true, false, false, false], 'the resumed run kept the log up to its checkpoint');
+  const weights = (path: string) => decodeTensorFile(readFileSync(path), path).arrays;
+  const [got, want] = [weights(join(out, MODEL)), weights(join(first.runs, preset, MODEL))];
+  assert.deepEqual([...got.keys()], [...want.keys()]);
+  for (const [name, { data }] of want) assert.deepEqual(got.get(name)!.data, data, name);
+});
+
+test('bad flags exit with code 2 and one line', async () => {
+  const runs = join(tmp(), 'runs');
+  for (const args of [['--shard', '3/2'], ['--shard', 'x'], ['--shard', '1/0'], ['--shard', 'k8s'], ['--train', '--pretrained'], ['--jobs', '0'], ['--samples', 'many']]) {
+    const r = await runCli(['repro', 'table1', '--tiny', '--runs', runs, ...args]);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.err.length, 1, `${args.join(' ')}: ${r.err.join(' / ')}`);
+    assert.ok(!r.err[0]!.includes('\n'));
+  }
+  assert.ok(!existsSync(runs), 'nothing ran');
+  const unknown = await runCli(['repro', 'table9']);
+  assert.equal(unknown.code, 2);
+});
+
+test('--pretrained fails in one line naming the zoo entries that are not shipped', async () => {
+  const r = await runCli(['repro', 'table1', '--pretrained', '--results', join(tmp(), 'results')]);
+  assert.equal(r.code, 2);
+  assert.equal(r.err.length, 1);
+  assert.match(r.err[0]!, /manifest\.json has no entry for pframe-inf-1, pframe-inf-2, pframe-inf-3\.17, pframe-12-4, pframe-12-8, pframe-12-12, pframe-12-inf/);
+});
