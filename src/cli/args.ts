@@ -1,4 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { availableParallelism } from 'node:os';
+import { MAX_WASM_THREADS } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
 
 /**
@@ -128,3 +130,12 @@ export function optionsHelp(spec: Record<string, Flag>): string {
 export function numberFlag(name: string, value: string | undefined, fallback: number, min = -Infinity, max = Infinity): number {
   return value === undefined ? fallback : toNumber(name, { type: 'number', min, max }, value);
 }
+
+/**
+ * The wasm backend's threads (XNNPACK on worker_threads), for commands that train or score: every
+ * core by default, up to the backend's 8. Results are bit-identical whatever the count.
+ */
+export const threadsFlag = {
+  type: 'int', min: 1, max: MAX_WASM_THREADS, default: Math.min(availableParallelism(), MAX_WASM_THREADS), value: 'N',
+  help: `wasm backend threads (default: every core, at most ${MAX_WASM_THREADS}); results are bit-identical for any count`,
+} as const satisfies Flag;

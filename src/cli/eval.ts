@@ -4,7 +4,7 @@ import { compressAiJson, evaluate, type Stat } from '../eval/evaluate.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
 import { disposeModel } from '../models/model-file.ts';
 import { loadModelArg } from '../models/weights-io.ts';
-import { optionsHelp, parseFlags, type Flag } from './args.ts';
+import { optionsHelp, parseFlags, threadsFlag, type Flag } from './args.ts';
 import type { Command } from './command.ts';
 import { prepareOutputFile, writeOutput } from './output.ts';
 
@@ -18,10 +18,11 @@ const FLAGS = {
   first: { type: 'int', min: 0, max: 2 ** 31 - 1, default: 0, help: 'index of the first sequence (with --split train: far past what training reads)' },
   batch: { type: 'int', min: 1, max: 1024, default: 64, help: 'sequences per batch (memory; results do not depend on it)' },
   json: { type: 'boolean', help: 'print a CompressAI-style results file' },
+  threads: threadsFlag,
   out: { type: 'string', short: 'o', value: 'FILE', help: 'also write the CompressAI-style results to FILE (atomically; its folder is created if need be)' },
 } as const satisfies Record<string, Flag>;
 
-const USAGE = `usage: rdpv eval [--model NAME|FILE] [--samples N] [--dither-seeds K] [--judge-steps N] [--seed S] [--split test|train --first I] [--json] [-o FILE.json]
+const USAGE = `usage: rdpv eval [--model NAME|FILE] [--samples N] [--dither-seeds K] [--judge-steps N] [--seed S] [--split test|train --first I] [--json] [-o FILE.json] [--threads N]
 Scores a model (a shipped one by name, default the default one, or a weight file) on the
 MovingMNIST test split (or, to choose settings such as lambda without looking at the test split,
 on training sequences from index I on, far past what training reads): each decoder's per-pixel MSE per frame, as mean, min and max over dither
@@ -43,7 +44,7 @@ export default {
   async run(args: string[]): Promise<number> {
     const { values } = parseFlags(args, FLAGS);
     if (values.out !== undefined) prepareOutputFile(values.out);
-    await initEngine();
+    await initEngine({ threads: values.threads });
     const lm = await loadModelArg(values.model);
     try {
       const source = movingMnistSource({ seed: values.seed });

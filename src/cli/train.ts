@@ -7,7 +7,7 @@ import { UserError } from '../errors.ts';
 import { describeModel } from '../models/model-file.ts';
 import { presetNames, presets } from '../train/presets.ts';
 import { runTraining } from '../train/run.ts';
-import { givenFlags, optionsHelp, parseFlags, type Flag } from './args.ts';
+import { givenFlags, optionsHelp, parseFlags, threadsFlag, type Flag } from './args.ts';
 import type { Command } from './command.ts';
 import { ensureFolder } from './output.ts';
 
@@ -26,12 +26,13 @@ const FLAGS = {
   from: { type: 'string', value: 'FILE', help: 'presets that start from a trained model: the model file to start from (default: the one its preset trained beside this run, or the shipped one)' },
   jobs: { type: 'int', min: 1, max: 64, default: 1, help: 'presets trained at once, one process each; SIGINT/SIGTERM reach every one and are waited for' },
   backend: { type: 'choice', choices: ['wasm', 'cpu'], default: 'wasm', help: 'the tfjs backend (wasm: the kernel pack; cpu: plain JavaScript)' },
+  threads: { ...threadsFlag, help: `${threadsFlag.help}; with --jobs J each process gets N/J (at least 1)` },
   'progress-every': { type: 'number', min: 1, max: 86_400, default: 30, value: 'S', help: 'when stderr is not a terminal: a progress line (step, loss, rate, ETA) every S seconds' },
   list: { type: 'boolean', help: 'list the presets (with --all: the test presets too) and exit' },
   all: { type: 'boolean', help: 'with --list: also the test presets (tiny-*)' },
 } as const satisfies Record<string, Flag>;
 
-const USAGE = `usage: rdpv train --preset NAME[,NAME...] [--steps N] [--lambda X] [--out DIR] [--resume] [--from FILE] [--jobs N] [--backend wasm|cpu]
+const USAGE = `usage: rdpv train --preset NAME[,NAME...] [--steps N] [--lambda X] [--out DIR] [--resume] [--from FILE] [--jobs N] [--threads N] [--backend wasm|cpu]
        rdpv train --list [--all]
 Trains a preset: the I-frame codec (MSE stage, then a perception stage starting from it) and the
 P-frame cells of the paper's Table 1. Writes a JSON-lines log, a checkpoint every few hundred steps
@@ -164,13 +165,14 @@ export default {
       const list = names.map((name) => ({ name, ...(names.includes(presets[name]!.from ?? '') ? { after: presets[name]!.from } : {}) }));
       return runChildren(list, jobs, (name) => [
         '--out', outFor(name), '--backend', backend, '--progress-every', String(values['progress-every']),
+        '--threads', String(Math.max(1, Math.floor(values.threads / Math.min(jobs, names.length)))),
         ...(steps !== undefined ? ['--steps', String(steps)] : []), ...(lambda !== undefined ? [`--lambda=${lambda}`] : []),
         ...(values.resume ? ['--resume'] : []),
       ]);
     }
     const name = names[0]!;
     ensureFolder(outFor(name), 'run folder');
-    await initEngine({ backend: backend as BackendName });
+    await initEngine({ backend: backend as BackendName, threads: values.threads });
     const config = { ...presets[name]!, ...(steps !== undefined ? { steps } : {}), ...(lambda !== undefined ? { lambda } : {}) };
     const result = await runTraining({ preset: name, config, out: outFor(name), resume: values.resume, from: values.from, progressSeconds: values['progress-every'] });
     if (result.exitCode === 0) console.log(JSON.stringify({ preset: name, steps: result.step, model: result.modelPath, sha256: result.sha256, metrics: result.metrics }));
