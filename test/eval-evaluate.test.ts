@@ -41,13 +41,13 @@ test('each seed is another file dither: min <= mean <= max, one value per seed, 
 });
 
 test('rdpv eval --json prints a CompressAI-style results file; a missing model file is one line and exit 2', async () => {
-  const { code, out } = await runCli(['eval', '--samples', '8', '--dither-seeds', '2', '--json']);
+  const { code, out } = await runCli(['eval', '--samples', '8', '--dither-seeds', '2', '--json', '--threads', '1']);
   assert.equal(code, 0);
   const json = JSON.parse(out.join('\n')) as { name: string; results: Record<string, unknown[]> };
   assert.equal(json.name, 'iframe-cpu-12');
   assert.deepEqual(json.results.frame, [1]);
   assert.equal(json.results.mmse_mse!.length, 1);
-  const bad = await runCli(['eval', '--model', '/nonexistent/model.safetensors']);
+  const bad = await runCli(['eval', '--model', '/nonexistent/model.safetensors', '--threads', '1']);
   assert.equal(bad.code, 2);
   assert.equal(bad.err.length, 1);
 });
