@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { initEngine, tf } from '../src/engine/index.ts';
+import { movingMnistBatch } from '../src/data/moving-mnist.ts';
+import { decompress } from '../src/video/codec.ts';
 import { movingMnistSource } from '../src/data/source.ts';
 import { compressAiJson, evaluate, flatMetrics } from '../src/eval/evaluate.ts';
 import { folderStore } from '../src/models/weights-io.ts';
@@ -50,4 +55,23 @@ test('rdpv eval --json prints a CompressAI-style results file; a missing model f
   const bad = await runCli(['eval', '--model', '/nonexistent/model.safetensors', '--threads', '1']);
   assert.equal(bad.code, 2);
   assert.equal(bad.err.length, 1);
+});
+
+test('rdpv eval --input scores a compressed file against its source per decoder, as decoding it gives', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rdpv-eval-input-'));
+  const clip = movingMnistBatch({ split: 'test', seed: 4, frames: 1 }, 0, 5).data;
+  const npy = join(dir, 'clip.npy');
+  const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (5, 64, 64), }`.padEnd(117) + '\n';
+  writeFileSync(npy, Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0, header.length, 0]), Buffer.from(header, 'latin1'), Buffer.from(clip.buffer)]));
+  assert.equal((await runCli(['encode', npy, '-o', join(dir, 'clip.rdpv')])).code, 0);
+  const { code, out } = await runCli(['eval', '--input', join(dir, 'clip.rdpv'), '--source', npy, '--json', '--threads', '1']);
+  assert.equal(code, 0);
+  const json = JSON.parse(out.join('\n')) as { results: Record<string, number[]> };
+  const lm = await loadZooModel(folderStore());
+  for (const name of ['mmse', 'fmd'] as const) {
+    const { frames } = decompress(lm, readFileSync(join(dir, 'clip.rdpv')), name);
+    assertClose(json.results[`${name}_mse`]!, [frames.reduce((s, v, i) => s + (v - clip[i]!) ** 2, 0) / frames.length], 1e-9, name, true);
+  }
+  const bad = await runCli(['eval', '--input', join(dir, 'clip.rdpv'), '--threads', '1']);
+  assert.deepEqual([bad.code, bad.err.length], [2, 1]);
 });

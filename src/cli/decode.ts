@@ -7,9 +7,8 @@ import {
 import { initEngine } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
-import { disposeModel, type LoadedModel } from '../models/model-file.ts';
-import { folderStore, loadModelArg, readFileOrFail } from '../models/weights-io.ts';
-import { loadZooModelBySha } from '../models/zoo.ts';
+import { disposeModel } from '../models/model-file.ts';
+import { loadModelForFile, readFileOrFail } from '../models/weights-io.ts';
 import { decompress, videoCodec } from '../video/codec.ts';
 import { parseFlags } from './args.ts';
 import type { Command } from './command.ts';
@@ -98,10 +97,6 @@ const mse = (a: Float32Array, b: Float32Array) => {
   return s / a.length;
 };
 
-async function modelFor(header: RdpvHeader, spec: string | undefined): Promise<LoadedModel> {
-  return spec !== undefined ? loadModelArg(spec) : loadZooModelBySha(folderStore(), header.weightsSha256, header.modelId);
-}
-
 export default {
   summary: 'decode an .rdpv file with one or all decoders to a labelled PNG grid, GIF, MP4 or a folder of PNGs',
   usage: USAGE,
@@ -129,7 +124,7 @@ export default {
       throw new UserError(`${path}: ${(e as Error).message}`);
     }
     await initEngine();
-    const lm = await modelFor(header, values.model);
+    const lm = await loadModelForFile(header, values.model);
     try {
       const codec = videoCodec(lm.model);
       const size = header.width;

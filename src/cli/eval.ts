@@ -1,9 +1,13 @@
 import { initEngine } from '../engine/index.ts';
-import { movingMnistSource } from '../data/source.ts';
+import { readRdpv } from '../codec/container.ts';
+import { cutGroups, readFrames } from '../data/frames-io.ts';
+import { kthSource, movingMnistSource } from '../data/source.ts';
+import { UserError } from '../errors.ts';
 import { compressAiJson, evaluate, type Stat } from '../eval/evaluate.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
 import { disposeModel } from '../models/model-file.ts';
-import { loadModelArg } from '../models/weights-io.ts';
+import { loadModelArg, loadModelForFile, readFileOrFail } from '../models/weights-io.ts';
+import { decompress, videoCodec } from '../video/codec.ts';
 import { optionsHelp, parseFlags, threadsFlag, type Flag } from './args.ts';
 import type { Command } from './command.ts';
 import { prepareOutputFile, writeOutput } from './output.ts';
@@ -17,12 +21,17 @@ const FLAGS = {
   split: { type: 'choice', choices: ['test', 'train'], default: 'test', help: 'the split scored' },
   first: { type: 'int', min: 0, max: 2 ** 31 - 1, default: 0, help: 'index of the first sequence (with --split train: far past what training reads)' },
   batch: { type: 'int', min: 1, max: 1024, default: 64, help: 'sequences per batch (memory; results do not depend on it)' },
+  dataset: { type: 'choice', choices: ['moving-mnist', 'kth'], default: 'moving-mnist', help: 'the frames scored' },
+  'kth-dir': { type: 'string', value: 'DIR', help: 'with --dataset kth: a folder of the original KTH AVIs (test split: persons 21-25)' },
+  input: { type: 'string', value: 'FILE.rdpv', help: 'score a compressed file instead: each decoder against --source, per frame of the GOP' },
+  source: { type: 'string', value: 'INPUT', help: 'with --input: what was encoded (any rdpv encode INPUT)' },
   json: { type: 'boolean', help: 'print a CompressAI-style results file' },
   threads: threadsFlag,
   out: { type: 'string', short: 'o', value: 'FILE', help: 'also write the CompressAI-style results to FILE (atomically; its folder is created if need be)' },
 } as const satisfies Record<string, Flag>;
 
-const USAGE = `usage: rdpv eval [--model NAME|FILE] [--samples N] [--dither-seeds K] [--judge-steps N] [--seed S] [--split test|train --first I] [--json] [-o FILE.json] [--threads N]
+const USAGE = `usage: rdpv eval [--model NAME|FILE] [--dataset moving-mnist|kth --kth-dir D] [--samples N] [--dither-seeds K] [--judge-steps N] [--seed S] [--split test|train --first I] [--json] [-o FILE.json] [--threads N]
+       rdpv eval --input FILE.rdpv --source INPUT [--model NAME|FILE] [--json]
 Scores a model (a shipped one by name, default the default one, or a weight file) on the
 MovingMNIST test split (or, to choose settings such as lambda without looking at the test split,
 on training sequences from index I on, far past what training reads): each decoder's per-pixel MSE per frame, as mean, min and max over dither
@@ -36,6 +45,42 @@ ${optionsHelp(FLAGS)}`;
 const JUDGE_ADAM = { lr: 2e-4, beta1: 0.5, beta2: 0.9 };
 const DEFAULT_JUDGE_WIDTHS = [16, 32, 64, 128];
 
+/** `--input F --source S`: each decoder's per-pixel MSE against the source, per frame of the GOP, from the file's bytes. */
+async function scoreFile(path: string, sourcePath: string, model: string | undefined, json: boolean, out: string | undefined): Promise<number> {
+  const bytes = readFileOrFail(path, '.rdpv file');
+  let header;
+  try {
+    header = readRdpv(bytes).header;
+  } catch (e) {
+    throw new UserError(`${path}: ${(e as Error).message}`);
+  }
+  const lm = await loadModelForFile(header, model);
+  try {
+    const codec = videoCodec(lm.model);
+    const T = codec.rates.length;
+    const size = header.width;
+    const cut = cutGroups(await readFrames(sourcePath, size), T);
+    if (cut.groups * T !== header.frameCount) throw new UserError(`--source ${sourcePath} gives ${cut.groups * T} frames in groups of ${T}, the file holds ${header.frameCount}: not the encoded input`);
+    const per = size * size;
+    const results: Record<string, (number | string)[]> = { frame: codec.rates.map((_, t) => t + 1), rate_bits: [...codec.rates] };
+    for (const name of codec.decoders) {
+      const { frames } = decompress(lm, bytes, name);
+      results[`${name}_mse`] = codec.rates.map((_, t) => {
+        let sum = 0;
+        for (let g = 0; g < cut.groups; g++) for (let p = (g * T + t) * per, e = p + per; p < e; p++) sum += (frames[p]! - cut.data[p]!) ** 2;
+        return sum / (cut.groups * per);
+      });
+    }
+    const text = JSON.stringify({ name: lm.id, description: `${path} (${cut.groups} groups of ${T}, dither seed ${header.ditherSeed}) against ${sourcePath}; per-pixel MSE on [0, 1] pixels`, results }, null, 2);
+    if (out !== undefined) writeOutput(out, new TextEncoder().encode(text + '\n'));
+    if (json) console.log(text);
+    else for (const name of codec.decoders) console.log(`${DECODERS[name].title.padEnd(10)} MSE per frame ${(results[`${name}_mse`] as number[]).map((v) => v.toFixed(5)).join(', ')}`);
+    return 0;
+  } finally {
+    disposeModel(lm.model);
+  }
+}
+
 const show = (s: Stat, digits: number) => `${s.mean.toFixed(digits)} [${s.min.toFixed(digits)}, ${s.max.toFixed(digits)}]`;
 
 export default {
@@ -44,10 +89,14 @@ export default {
   async run(args: string[]): Promise<number> {
     const { values } = parseFlags(args, FLAGS);
     if (values.out !== undefined) prepareOutputFile(values.out);
+    if ((values.input === undefined) !== (values.source === undefined)) throw new UserError('--input and --source go together: the file and what was encoded into it');
+    if ((values.dataset === 'kth') !== (values['kth-dir'] !== undefined)) throw new UserError('--dataset kth needs --kth-dir DIR, and --kth-dir applies to --dataset kth only');
     await initEngine({ threads: values.threads });
+    if (values.input !== undefined) return scoreFile(values.input, values.source!, values.model, values.json, values.out);
     const lm = await loadModelArg(values.model);
     try {
-      const source = movingMnistSource({ seed: values.seed });
+      const T = videoCodec(lm.model).rates.length;
+      const source = values.dataset === 'kth' ? await kthSource(values['kth-dir']!, { frames: T, seed: values.seed }) : movingMnistSource({ seed: values.seed });
       const seeds = Array.from({ length: values['dither-seeds'] }, (_, i) => i + 1);
       const critic = lm.model.config.critic ?? { widths: DEFAULT_JUDGE_WIDTHS, spectralNorm: true };
       const result = evaluate(lm.model, source, {

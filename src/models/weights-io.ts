@@ -4,7 +4,7 @@ import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
 import { readModelFile, type LoadedModel } from './model-file.ts';
-import { loadZooModel, type WeightStore } from './zoo.ts';
+import { loadZooModel, loadZooModelBySha, type WeightStore } from './zoo.ts';
 
 export const ZOO_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
 
@@ -49,4 +49,9 @@ export async function loadModelArg(spec?: string): Promise<LoadedModel> {
     return m.id === 'unnamed' ? { ...m, id: basename(spec).replace(/\.safetensors$/, '') } : m;
   }
   return loadZooModel(folderStore(), spec);
+}
+
+/** The model that decodes a file: `--model NAME|FILE` when given, else the shipped model its header's weight hash names. */
+export async function loadModelForFile(header: { weightsSha256: string; modelId: string }, spec: string | undefined): Promise<LoadedModel> {
+  return spec !== undefined ? loadModelArg(spec) : loadZooModelBySha(folderStore(), header.weightsSha256, header.modelId);
 }
