@@ -87,6 +87,67 @@ test('stride-2 same padding at even sizes (the asymmetric case of the reference 
   }
 });
 
+test('few-tap layers (fh*fw*Cin <= Cout: im2col and matmul paths) match cpu, batches of pixels not a multiple of 64', async () => {
+  const cases: { x: [number, number, number, number]; k: number; cout: number; strides: number; pad: 'same' | 'valid' }[] = [
+    { x: [3, 13, 11, 1], k: 5, cout: 32, strides: 1, pad: 'same' },
+    { x: [2, 16, 16, 1], k: 5, cout: 25, strides: 2, pad: 'same' },
+    { x: [2, 9, 10, 2], k: 3, cout: 20, strides: 2, pad: 'valid' },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const both = await onBoth(() => {
+      const x = randn(c.x, 20, i) as tf.Tensor4D;
+      const w = randn([c.k, c.k, c.x[3], c.cout], 21, i) as tf.Tensor4D;
+      const dy = randn(tf.conv2d(x, w, c.strides, c.pad).shape, 22, i) as tf.Tensor4D;
+      return [tf.conv2dTranspose(dy, w, x.shape, c.strides, c.pad), backpropFilter(x, dy, w.shape, c.strides, c.pad)];
+    });
+    assertAllClose(both, JSON.stringify(c));
+  }
+});
+
+test('sum over a run of outer axes (bias gradients) and every other sum match cpu', async () => {
+  const both = await onBoth(() => {
+    const x = randn([4, 5, 6, 20], 30);
+    const bias = randn([20], 31);
+    const [db] = tf.grads((b: tf.Tensor) => tf.sum(tf.mul(tf.add(x, b), x)))([bias]);
+    return [
+      db,
+      tf.sum(x, [0, 1, 2]),
+      tf.sum(x, [1, 0], true),
+      tf.sum(x, 0),
+      tf.sum(randn([7, 3], 32), [-2]),
+      tf.sum(randn([1, 5], 33), 0), // one row: the backend's kernel
+      tf.sum(randn([32, 16, 16, 1], 34), [0, 1, 2]), // one column, 8192 rows
+      tf.sum(x, [1, 2]), // a run of middle axes
+      tf.sum(x, [2, 1], true),
+      tf.sum(x, [0, 2]), // not a run: the backend's kernel
+      tf.sum(x, [2, 3]), // innermost: the backend's kernel
+      tf.sum(x),
+      tf.cast(tf.sum(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), 0), 'float32'),
+    ];
+  });
+  assertAllClose(both, 'sum');
+});
+
+test('clone and same-dtype cast on wasm share data under a reference count: each handle outlives the other and no buffer leaks', async () => {
+  await initEngine({ backend: 'wasm' });
+  const buffers = tf.engine().backend.numDataIds();
+  const x = tf.tensor1d([1, 2, 3]);
+  const y = tf.clone(x);
+  assert.equal(y.dataId, x.dataId, 'no copy');
+  x.dispose();
+  const z = tf.clone(y);
+  y.dispose();
+  assert.deepEqual([...z.dataSync()], [1, 2, 3]);
+  const c = tf.cast(z, 'float32'); // to its own dtype: shared too
+  z.dispose();
+  assert.deepEqual([...c.dataSync()], [1, 2, 3]);
+  const i = tf.cast(c, 'int32'); // another dtype: a copy
+  c.dispose();
+  assert.deepEqual([...i.dataSync()], [1, 2, 3]);
+  i.dispose();
+  assert.equal(tf.engine().backend.numDataIds(), buffers);
+});
+
 test('depthwise conv gradients match cpu for multipliers, strides and dilations', async () => {
   const cases: { k: number; mult: number; strides: number; dilations: number; pad: 'same' | 'valid' }[] = [
     { k: 3, mult: 1, strides: 1, dilations: 1, pad: 'same' },

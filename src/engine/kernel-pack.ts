@@ -3,7 +3,9 @@ import { cpuFixes } from './cpu-fixes.ts';
 import { registerCoreGradients } from './core-gradients.ts';
 import { missingGradients, replacedGradients } from './gradients.ts';
 import { wasmConvKernels } from './wasm-conv.ts';
+import { wasmIdentityKernels } from './wasm-identity.ts';
 import { wasmSegmentKernels } from './wasm-segment.ts';
+import { wasmSumKernels } from './wasm-sum.ts';
 import { wasmWarpKernels } from './wasm-warp.ts';
 
 let registered = false;
@@ -24,5 +26,5 @@ export function registerKernelPack(): void {
   registerCoreGradients();
   for (const config of missingGradients) if (getGradient(config.kernelName) === undefined) registerGradient(config);
   for (const config of replacedGradients) registerGradient(config);
-  for (const config of [...wasmConvKernels, ...wasmSegmentKernels, ...wasmWarpKernels, ...cpuFixes()]) replaceKernel(config);
+  for (const config of [...wasmConvKernels, ...wasmSegmentKernels, ...wasmSumKernels, ...wasmIdentityKernels, ...wasmWarpKernels, ...cpuFixes()]) replaceKernel(config);
 }

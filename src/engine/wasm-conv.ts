@@ -11,6 +11,11 @@
 //   GEMMs (one output channel, or a few rows with a reduction over the whole batch).
 // Padding comes from tfjs's own computeConv2DInfo, so TF's asymmetric 'same' padding at
 // stride 2 (the extra row at the bottom/right) is reproduced exactly.
+// Only the convolutions and matrix products go to the backend (XNNPACK, which the threaded
+// build runs on every thread). Moving data around them (flipped sub-filters, transposes,
+// phase interleaving, col2im) is plain JS over the wasm heap (wasm-layout.ts): the
+// backend's Transpose, Reverse and StridedSlice are generic single-threaded loops that took
+// a third of a 2-thread training step.
 import {
   backend_util,
   type KernelConfig,
@@ -19,7 +24,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { WasmScope } from './wasm-scope.ts';
+import { HeapScope, move, strides, type TapRange } from './wasm-layout.ts';
 
 type Pair = [number, number];
 type ExplicitPadding = [Pair, Pair, Pair, Pair];
@@ -74,15 +79,14 @@ function axisPhases(a: Axis): { phases: Phase[]; size: number } {
 
 /** Per-phase convolution of (cropped) dy with a sub-filter under explicit padding. */
 type PhaseConv = (dy: TensorInfo, subFilter: TensorInfo, pad: ExplicitPadding) => TensorInfo;
+/** The taps of the spatially flipped filter that one phase uses, in the layout its PhaseConv expects. */
+type SubFilter = (rows: TapRange, cols: TapRange) => TensorInfo;
 
-/**
- * The gradient of a convolution with respect to its input, as sub-pixel phases.
- * `flipped` is the filter reversed along both spatial axes, in the layout `conv` expects.
- */
+/** The gradient of a convolution with respect to its input, as sub-pixel phases. */
 function transposedCorrelation(
-  scope: WasmScope,
+  scope: HeapScope,
   dy: TensorInfo,
-  flipped: TensorInfo,
+  subFilter: SubFilter,
   rows: Axis,
   cols: Axis,
   channels: number,
@@ -98,20 +102,7 @@ function transposedCorrelation(
         outs.push(scope.zeros([batch, h.size, w.size, channels]));
         continue;
       }
-      const sub = scope.run(
-        'StridedSlice',
-        { x: flipped },
-        {
-          begin: [ph.start, pw.start, 0, 0],
-          end: [ph.start + (ph.taps - 1) * rows.stride + 1, pw.start + (pw.taps - 1) * cols.stride + 1, flipped.shape[2], flipped.shape[3]],
-          strides: [rows.stride, cols.stride, 1, 1],
-          beginMask: 0,
-          endMask: 0,
-          ellipsisMask: 0,
-          newAxisMask: 0,
-          shrinkAxisMask: 0,
-        },
-      );
+      const sub = subFilter({ start: ph.start, taps: ph.taps, step: rows.stride }, { start: pw.start, taps: pw.taps, step: cols.stride });
       // A negative pad means dy rows this phase never reads: crop them instead.
       const top = Math.max(0, -ph.before);
       const left = Math.max(0, -pw.before);
@@ -150,21 +141,14 @@ function interleave(
   const out = backend.makeOutput([batch, height, width, channels], 'float32');
   // Heap views are taken after the allocation above: growing wasm memory detaches them.
   const dst = backend.typedArrayFromHeap(out) as Float32Array;
+  const heap = new Float32Array(dst.buffer);
   phases.forEach((phase, index) => {
     const p = Math.floor(index / sw);
     const q = index % sw;
     const src = backend.typedArrayFromHeap(phase) as Float32Array;
-    const cols = Math.min(phaseW, Math.ceil((width - q) / sw));
-    for (let b = 0; b < batch; b++) {
-      for (let k = 0, y = p; k < phaseH && y < height; k++, y += sh) {
-        let from = (b * phaseH + k) * phaseW * channels;
-        let to = ((b * height + y) * width + q) * channels;
-        for (let l = 0; l < cols; l++, from += channels, to += sw * channels) {
-          if (channels >= 16) dst.set(src.subarray(from, from + channels), to);
-          else for (let c = 0; c < channels; c++) dst[to + c] = src[from + c];
-        }
-      }
-    }
+    const n = [batch, Math.min(phaseH, Math.ceil((height - p) / sh)), Math.min(phaseW, Math.ceil((width - q) / sw)), channels];
+    const to = (dst.byteOffset >> 2) + (p * width + q) * channels;
+    move(heap, src.byteOffset >> 2, to, n, strides(phase.shape), [height * width * channels, sh * width * channels, sw * channels]);
   });
   return out;
 }
@@ -214,13 +198,13 @@ function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo
     attrs.pad as Pad,
     attrs.dimRoundingMode as Rounding,
   );
-  const scope = new WasmScope(backend);
+  const scope = new HeapScope(backend);
   const taps = info.filterHeight * info.filterWidth * info.inChannels;
   if (taps <= info.outChannels) return scope.keep(inputGradByColumns(scope, dy, filter, info, taps));
-  // Flipped spatially, in/out channels swapped: [fh, fw, Cout, Cin].
-  const flipped = scope.transpose(scope.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
+  // Flipped spatially, in/out channels swapped: [th, tw, Cout, Cin].
+  const subFilter: SubFilter = (r, c) => scope.flippedTaps(filter, r, c, true);
   const [rows, cols] = axes(info);
-  const dx = transposedCorrelation(scope, dy, flipped, rows, cols, info.inChannels, (src, sub, pad) =>
+  const dx = transposedCorrelation(scope, dy, subFilter, rows, cols, info.inChannels, (src, sub, pad) =>
     scope.run('Conv2D', { x: src, filter: sub }, { strides: 1, dilations: 1, pad, dataFormat: 'NHWC' }),
   );
   return scope.keep(dx);
@@ -232,40 +216,44 @@ function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo
  * row of taps added back into its patch of dx (col2im). The sub-pixel phases would run
  * XNNPACK with only Cin output channels, where it is several times slower.
  */
-function inputGradByColumns(scope: WasmScope, dy: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo, taps: number): TensorInfo {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+function inputGradByColumns(scope: HeapScope, dy: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo, taps: number): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
   const pixels = batchSize * outHeight * outWidth;
-  const weights = scope.reshape(scope.transpose(scope.reshape(filter, [taps, outChannels]), [1, 0]), [1, outChannels, taps]);
+  const weights = scope.reshape(scope.transpose2D(filter, taps, outChannels), [1, outChannels, taps]);
   const columns = scope.run('BatchMatMul', { a: scope.reshape(dy, [1, pixels, outChannels]), b: weights }, { transposeA: false, transposeB: false });
   const dx = scope.zeros([batchSize, inHeight, inWidth, inChannels]);
   // Heap views after the last allocation: growing wasm memory detaches earlier ones.
   const src = scope.backend.typedArrayFromHeap(columns) as Float32Array;
   const dst = scope.backend.typedArrayFromHeap(dx) as Float32Array;
-  const rowTaps = filterWidth * inChannels;
-  let k = 0;
+  col2im(src, dst, info);
+  return dx;
+}
+
+/**
+ * Adds each row of taps [fh, fw, C] of `src` (one row per output pixel) back into its patch
+ * of `dst`. The taps of one filter row that fall inside the image are one contiguous run on
+ * both sides, so the inner loop is a plain add with no bounds checks.
+ */
+function col2im(src: Float32Array, dst: Float32Array, info: backend_util.Conv2DInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
+  const taps = filterHeight * filterWidth * inChannels;
   for (let b = 0; b < batchSize; b++) {
     for (let oy = 0; oy < outHeight; oy++) {
+      const y0 = oy * strideHeight - info.padInfo.top;
+      const [i0, i1] = [Math.max(0, -y0), Math.min(filterHeight, inHeight - y0)];
       for (let ox = 0; ox < outWidth; ox++) {
-        for (let i = 0; i < filterHeight; i++) {
-          const y = oy * info.strideHeight + i - info.padInfo.top;
-          if (y < 0 || y >= inHeight) {
-            k += rowTaps;
-            continue;
-          }
-          for (let j = 0; j < filterWidth; j++) {
-            const x = ox * info.strideWidth + j - info.padInfo.left;
-            if (x < 0 || x >= inWidth) {
-              k += inChannels;
-              continue;
-            }
-            const base = ((b * inHeight + y) * inWidth + x) * inChannels;
-            for (let c = 0; c < inChannels; c++) dst[base + c] += src[k++];
-          }
+        const x0 = ox * strideWidth - info.padInfo.left;
+        const [j0, j1] = [Math.max(0, -x0), Math.min(filterWidth, inWidth - x0)];
+        const run = (j1 - j0) * inChannels;
+        const k = ((b * outHeight + oy) * outWidth + ox) * taps + j0 * inChannels;
+        for (let i = i0; i < i1; i++) {
+          const from = k + i * filterWidth * inChannels;
+          const to = ((b * inHeight + y0 + i) * inWidth + x0 + j0) * inChannels;
+          for (let q = 0; q < run; q++) dst[to + q] += src[from + q];
         }
       }
     }
   }
-  return dx;
 }
 
 function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInfo {
@@ -280,27 +268,29 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): TensorInf
     attrs.pad as Pad,
     attrs.dimRoundingMode as Rounding,
   );
-  const scope = new WasmScope(backend);
+  const scope = new HeapScope(backend);
   const taps = fh * fw * cin;
   if (taps <= cout) return scope.keep(filterGradByPatches(scope, x, dy, info, taps, cout));
   const [rows, cols] = axes(info);
   const grad = scope.run(
     'Conv2D',
-    { x: scope.transpose(x, [3, 1, 2, 0]), filter: scope.transpose(dy, [1, 2, 0, 3]) },
+    { x: scope.permute(x, [3, 1, 2, 0]), filter: scope.permute(dy, [1, 2, 0, 3]) },
     { strides: 1, dilations: [info.strideHeight, info.strideWidth], pad: [[0, 0], filterGradPad(rows), filterGradPad(cols), [0, 0]], dataFormat: 'NHWC' },
   );
-  const cropped = grad.shape[1] === fh && grad.shape[2] === fw ? grad : scope.slice(grad, [0, 0, 0, 0], [cin, fh, fw, cout]);
-  return scope.keep(scope.transpose(cropped, [1, 2, 0, 3]));
+  // Surplus outputs (when the padding had to round up) are cropped in the same pass.
+  return scope.keep(scope.permute(grad, [1, 2, 0, 3], [cin, fh, fw, cout]));
 }
 
 /**
  * The filter gradient when the filter has few input taps (fh*fw*Cin <= Cout, as in a
  * first layer on one channel): gather the patches of x with a convolution by the
- * identity filter, then one [taps, pixels] x [pixels, Cout] matrix product. The
+ * identity filter, then one [Cout, pixels] x [pixels, taps] matrix product. The
  * [Cin, H, W, B] formulation would run a GEMM with only fh*fw*Cin rows and a reduction
- * over every pixel of the batch, which XNNPACK handles several times slower.
+ * over every pixel of the batch, which XNNPACK handles several times slower. XNNPACK
+ * packs the right operand on every call (a fresh tensor each time): the patches are the
+ * smaller of the two, so they go there and dy is transposed instead.
  */
-function filterGradByPatches(scope: WasmScope, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo, taps: number, cout: number): TensorInfo {
+function filterGradByPatches(scope: HeapScope, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo, taps: number, cout: number): TensorInfo {
   const identity = new Float32Array(taps * taps);
   for (let i = 0; i < taps; i++) identity[i * taps + i] = 1;
   const patches = scope.run(
@@ -310,14 +300,14 @@ function filterGradByPatches(scope: WasmScope, x: TensorInfo, dy: TensorInfo, in
   );
   const pixels = info.batchSize * info.outHeight * info.outWidth;
   // BatchMatMul reaches XNNPACK only with batch 1 and no transposed operand.
-  const columns = scope.reshape(scope.transpose(scope.reshape(patches, [pixels, taps]), [1, 0]), [1, taps, pixels]);
-  const grad = scope.run('BatchMatMul', { a: columns, b: scope.reshape(dy, [1, pixels, cout]) }, { transposeA: false, transposeB: false });
-  return scope.reshape(grad, [info.filterHeight, info.filterWidth, info.inChannels, cout]);
+  const dyT = scope.reshape(scope.transpose2D(dy, pixels, cout), [1, cout, pixels]);
+  const gradT = scope.run('BatchMatMul', { a: dyT, b: scope.reshape(patches, [1, pixels, taps]) }, { transposeA: false, transposeB: false });
+  return scope.reshape(scope.transpose2D(gradT, cout, taps), [info.filterHeight, info.filterWidth, info.inChannels, cout]);
 }
 
 function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const { dy, filter } = inputs;
-  const [fh, fw, channels, multiplier] = filter.shape as Shape4;
+  const [, , channels, multiplier] = filter.shape as Shape4;
   const info = backend_util.computeConv2DInfo(
     attrs.inputShape as Shape4,
     filter.shape as Shape4,
@@ -327,12 +317,12 @@ function depthwiseBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorI
     attrs.dimRoundingMode as Rounding,
     true,
   );
-  const scope = new WasmScope(backend);
+  const scope = new HeapScope(backend);
   // Each of the C*m output channels of dy feeds back into its own input channel.
-  const flipped = scope.reshape(scope.run('Reverse', { x: filter }, { dims: [0, 1] }), [fh, fw, channels * multiplier, 1]);
+  const subFilter: SubFilter = (r, c) => scope.reshape(scope.flippedTaps(filter, r, c, false), [r.taps, c.taps, channels * multiplier, 1]);
   const [rows, cols] = axes(info);
   const dilations = [info.dilationHeight, info.dilationWidth];
-  const spread = transposedCorrelation(scope, dy, flipped, rows, cols, channels * multiplier, (src, sub, pad) =>
+  const spread = transposedCorrelation(scope, dy, subFilter, rows, cols, channels * multiplier, (src, sub, pad) =>
     scope.run('DepthwiseConv2dNative', { x: src, filter: sub }, { strides: 1, dilations, pad }),
   );
   if (multiplier === 1) return scope.keep(spread);
@@ -355,10 +345,10 @@ function depthwiseBackpropFilter({ inputs, backend, attrs }: KernelArgs): Tensor
   );
   const [batch, height, width] = x.shape;
   const [rows, cols] = axes(info);
-  const scope = new WasmScope(backend);
+  const scope = new HeapScope(backend);
   // Every (batch, channel) pair becomes one depthwise channel; dy is its filter.
-  const xs = scope.reshape(scope.transpose(x, [1, 2, 0, 3]), [1, height, width, batch * channels]);
-  const dys = scope.reshape(scope.transpose(dy, [1, 2, 0, 3]), [info.outHeight, info.outWidth, batch * channels, multiplier]);
+  const xs = scope.reshape(scope.permute(x, [1, 2, 0, 3]), [1, height, width, batch * channels]);
+  const dys = scope.reshape(scope.permute(dy, [1, 2, 0, 3]), [info.outHeight, info.outWidth, batch * channels, multiplier]);
   const grad = scope.run(
     'DepthwiseConv2dNative',
     { x: xs, filter: dys },
