@@ -3,7 +3,7 @@
  * folders created as needed, filesystem problems as one line naming the path (exit 2), and a
  * standard output that is closed (`| head`) or full (`> /dev/full`) never stopping a file half-way.
  */
-import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../models/weights-io.ts';
@@ -114,7 +114,6 @@ export function writeOutput(path: string, bytes: Uint8Array): void {
   try {
     writeFileAtomic(path, bytes);
   } catch (e) {
-    rmSync(`${path}.tmp-${process.pid}`, { force: true });
     throw new UserError(`cannot write '${path}': ${words(e)}`);
   }
 }

@@ -1,5 +1,5 @@
 /** Node-side file I/O for weight files and runs: atomic writes, readable errors, the shipped zoo on disk. */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
@@ -8,17 +8,25 @@ import { loadZooModel, loadZooModelBySha, type WeightStore } from './zoo.ts';
 
 export const ZOO_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
 
-/** Write to a temp file, fsync it, rename over the target, fsync the folder: readers see the old or the new file, never half of one. */
+/**
+ * Write to a temp file, fsync it, rename over the target, fsync the folder: readers see the old
+ * or the new file, never half of one; a failed write (a full disk) leaves no temp file behind.
+ */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
-    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   }
-  renameSync(tmp, path);
   const dir = openSync(dirname(path), 'r');
   try {
     fsyncSync(dir);

@@ -3,7 +3,7 @@
  * line every few seconds otherwise), atomic checksummed checkpoints (every N steps, at the end, on
  * SIGINT/SIGTERM), exact resume, NaN guard.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { evaluate, flatMetrics } from '../eval/evaluate.ts';
@@ -72,7 +72,6 @@ function save(path: string, bytes: Uint8Array): void {
   try {
     writeFileAtomic(path, bytes);
   } catch (e) {
-    rmSync(`${path}.tmp-${process.pid}`, { force: true });
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(`cannot write '${path}': ${code ?? (e as Error).message}`);
   }
