@@ -1,26 +1,28 @@
 // Training-step benchmark: samples/s of one stage-1 (MSE) training step, the trainer's own code,
-// on the wasm backend (one core), against the same network in PyTorch (2 threads):
+// on the wasm backend, against the same network in PyTorch, both on --threads N (default: every core):
 // - I-frame (encoder, dithered quantizer, decoder, Adam) for the `cpu` and `paper` presets, the
 //   `paper` network against bench/peers/train_iframe.py;
 // - P-frame `pframe-inf-2-mse` (motion encoder, quantizer, flow decoder, scale-space warp,
 //   content encoder, quantizer, MMSE decoder, Adam) against bench/peers/train_pframe.py.
-// Usage: npm run bench:train [-- --steps N] [--no-peer]
+// Usage: npm run bench:train [-- --steps N] [--threads N] [--no-peer]
 // The next-to-last line is the P-frame's JSON object: preset, ours_samples_per_s,
 // peer_samples_per_s, speedup. The last line is the I-frame's (the same four keys) with a
 // `pframe` field holding the P-frame's object.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { numberFlag, parseFlags } from '../src/cli/args.ts';
+import { numberFlag, parseFlags, threadsFlag } from '../src/cli/args.ts';
 import { initEngine } from '../src/engine/index.ts';
 import { describeModel } from '../src/models/model-file.ts';
 import { trainableVariables } from '../src/models/params.ts';
 import { presets, sourceFor } from '../src/train/presets.ts';
 import { TRAINERS } from '../src/train/trainer.ts';
 
-const { values } = parseFlags(process.argv.slice(2), { steps: { type: 'string' }, 'no-peer': { type: 'boolean' } });
+const { values } = parseFlags(process.argv.slice(2), { steps: { type: 'string' }, threads: threadsFlag, 'no-peer': { type: 'boolean' } });
 const steps = numberFlag('steps', values.steps, 3, 1, 1000);
+// Ours and the peer on the same number of threads: every core by default.
+const { threads } = values;
 
-await initEngine({ backend: 'wasm' });
+await initEngine({ backend: 'wasm', threads });
 
 /** Median samples/s over `steps` training steps of a preset's trainer after one warm-up step. */
 function samplesPerSecond(preset: string): number {
@@ -38,7 +40,7 @@ function samplesPerSecond(preset: string): number {
   }
   times.sort((a, b) => a - b);
   const rate = config.batch / (times[Math.floor(times.length / 2)]! / 1000);
-  console.log(`ours ${preset} (${describeModel(config.model)}, batch ${config.batch}, ${params} trainable parameters, tfjs wasm 1 core): ${rate.toFixed(1)} samples/s`);
+  console.log(`ours ${preset} (${describeModel(config.model)}, batch ${config.batch}, ${params} trainable parameters, tfjs wasm ${threads} thread${threads === 1 ? '' : 's'}): ${rate.toFixed(1)} samples/s`);
   return rate;
 }
 
@@ -58,7 +60,7 @@ else if (python === undefined) console.log('peer: skipped, no Python with torch 
 function peerSamplesPerSecond(script: string, preset: string): number | null {
   if (python === undefined) return null;
   const path = fileURLToPath(new URL(`./peers/${script}`, import.meta.url));
-  const run = spawnSync(python, [path, String(steps), String(presets[preset]!.batch)], { encoding: 'utf8' });
+  const run = spawnSync(python, [path, String(steps), String(presets[preset]!.batch), String(threads)], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`PyTorch peer ${script} failed: ${run.stderr.trim().split('\n').pop()}`);
   const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { samples_per_s: number; torch: string; threads: number; params?: number };
   const params = result.params === undefined ? '' : `, ${result.params} trainable parameters`;
@@ -76,4 +78,4 @@ const summary = (preset: string, ourRate: number, peerRate: number | null) => ({
 const iframe = summary('iframe-paper-mse', ours, peerSamplesPerSecond('train_iframe.py', 'iframe-paper-mse'));
 const pframe = summary('pframe-inf-2-mse', oursP, peerSamplesPerSecond('train_pframe.py', 'pframe-inf-2-mse'));
 console.log(JSON.stringify(pframe));
-console.log(JSON.stringify({ ...iframe, pframe }));
+console.log(JSON.stringify({ ...iframe, threads, pframe }));

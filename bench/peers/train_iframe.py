@@ -16,7 +16,7 @@ import time
 import torch
 from torch import nn
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
 torch.manual_seed(0)
 steps = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 batch = int(sys.argv[2]) if len(sys.argv) > 2 else 64
