@@ -10,6 +10,7 @@ import { fileUnder, startViewer } from '../src/cli/view.ts';
 import { writeRdpv } from '../src/codec/container.ts';
 import { UserError } from '../src/errors.ts';
 import { ZOO_DIR } from '../src/models/weights-io.ts';
+import { codecEntries } from '../src/models/zoo.ts';
 import { fetchStore } from '../src/viewer/fetch-store.ts';
 import { ModelShelf } from '../src/viewer/session.ts';
 import { runCli } from './run-cli.ts';
@@ -20,7 +21,7 @@ mkdirSync(join(page, 'assets'), { recursive: true });
 writeFileSync(join(page, 'index.html'), '<!doctype html><title>viewer</title>');
 writeFileSync(join(page, 'assets', 'app.js'), 'export {};');
 writeFileSync(join(root, 'secret.txt'), 'not for the browser');
-const manifest = JSON.parse(readFileSync(join(ZOO_DIR, 'manifest.json'), 'utf8')) as { models: { name: string; file: string; sha256: string }[] };
+const manifest = JSON.parse(readFileSync(join(ZOO_DIR, 'manifest.json'), 'utf8')) as { models: { name: string; file: string; sha256: string; kind?: 'classifier' }[] };
 
 /** A raw request (no URL normalisation, so `..` reaches the server as written). */
 function raw(url: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: Uint8Array } = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
@@ -134,7 +135,7 @@ test('a clip on the command line is served with its source; a clip of unknown we
   const again = await startViewer({ pageDir: page, port: 0, model: weights });
   try {
     const shelf = new ModelShelf(fetchStore(new URL('models/', again.url).href));
-    assert.deepEqual((await shelf.entries()).map((e) => e.sha256), manifest.models.map((m) => m.sha256));
+    assert.deepEqual((await shelf.entries()).map((e) => e.sha256), codecEntries(manifest.models).map((m) => m.sha256));
   } finally {
     await again.close();
   }

@@ -17,6 +17,8 @@ export const MANIFEST = 'manifest.json';
 
 export interface ZooEntry {
   name: string;
+  /** What the weights are: absent for a codec model (what `loadZooModel` reads); 'classifier' for the digit classifier of src/eval. */
+  kind?: 'classifier';
   file: string;
   sha256: string;
   default?: boolean;
@@ -35,7 +37,11 @@ export async function zooManifest(store: WeightStore): Promise<ZooEntry[]> {
   return (JSON.parse(new TextDecoder().decode(await store.read(MANIFEST))) as { models: ZooEntry[] }).models;
 }
 
+/** The entries that are codec models (the others, such as the digit classifier, are tools). */
+export const codecEntries = <E extends Pick<ZooEntry, 'kind'>>(entries: E[]): E[] => entries.filter((e) => e.kind === undefined);
+
 async function loadEntry(store: WeightStore, entry: ZooEntry): Promise<LoadedModel> {
+  if (entry.kind !== undefined) throw new UserError(`'${entry.name}' is a shipped ${entry.kind}, not a codec model`);
   const bytes = await store.read(entry.file);
   if ((await sha256Hex(bytes)) !== entry.sha256) throw new UserError(`${store.where(entry.file)}: sha256 does not match ${MANIFEST} (corrupt or replaced file)`);
   return { ...(await readModelFile(bytes, store.where(entry.file))), id: entry.name };

@@ -7,7 +7,7 @@ import { readRdpv, type RdpvHeader } from '../codec/container.ts';
 import { UserError } from '../errors.ts';
 import { DECODERS, DECODER_NAMES, type DecoderName } from '../models/decoders.ts';
 import type { LoadedModel } from '../models/model-file.ts';
-import { loadZooModel, loadZooModelBySha, zooManifest, type WeightStore, type ZooEntry } from '../models/zoo.ts';
+import { codecEntries, loadZooModel, loadZooModelBySha, zooManifest, type WeightStore, type ZooEntry } from '../models/zoo.ts';
 import { compress, decompress, videoCodec } from '../video/codec.ts';
 
 export type ColumnKey = 'source' | DecoderName;
@@ -45,7 +45,7 @@ export class ModelShelf {
   constructor(readonly store: WeightStore) {}
 
   entries(): Promise<ZooEntry[]> {
-    return (this.#entries ??= zooManifest(this.store));
+    return (this.#entries ??= zooManifest(this.store).then(codecEntries));
   }
 
   /** The model an .rdpv header names by its weights' sha256. */
