@@ -22,6 +22,7 @@ export { readModelFile, encodeModelFile, type LoadedModel, type Model, type Mode
 export { loadZooModel, loadZooModelBySha, zooManifest, type WeightStore, type ZooEntry } from './models/zoo.ts';
 export { folderStore, loadModelArg } from './models/weights-io.ts';
 export { compress, decompress, videoCodec } from './video/codec.ts';
+export { decode, encode, type DecodeOptions, type EncodeOptions, type ModelSpec } from './video/api.ts';
 export type { VideoCodec } from './video/types.ts';
 export { evaluate, type EvalResult } from './eval/evaluate.ts';
 export { presets, type TrainConfig } from './train/presets.ts';

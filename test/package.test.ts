@@ -90,9 +90,9 @@ test('npm pack builds the package; installed offline into a scratch project it i
     // npx rdpv: the demo prints what it prints from the sources, and writes its files; training runs (gradients load in plain Node).
     const demo = spawnSync('npx', ['--offline', 'rdpv', 'demo', '--count', '4'], { cwd: scratch, encoding: 'utf8', timeout: 300_000 });
     assert.equal(demo.status, 0, demo.stderr);
-    for (const f of ['demo.rdpv', 'demo.png']) assert.ok(existsSync(join(scratch, 'out', 'demo', f)), f);
+    for (const f of ['demo.rdpv', 'demo.gif', 'demo.png']) assert.ok(existsSync(join(scratch, 'out', 'demo', f)), f);
     const fromSources = execFileSync(process.execPath, [join(ROOT, 'bin', 'rdpv.js'), 'demo', '--count', '4', '--out', join(work, 'src-demo')], { encoding: 'utf8' });
-    const numbers = (text: string) => text.split('\n').filter((l) => / decoder: /.test(l));
+    const numbers = (text: string) => text.split('\n').filter((l) => /^(MMSE|0-PLF)/.test(l));
     assert.deepEqual(numbers(demo.stdout), numbers(fromSources), 'the packaged demo prints what the sources print');
     const version = spawnSync('npx', ['--offline', 'rdpv', '--version'], { cwd: scratch, encoding: 'utf8' });
     assert.equal(version.stdout.trim(), `rdpv ${pkg.version}`);

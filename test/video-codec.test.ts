@@ -1,8 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { initEngine, tf } from '../src/engine/index.ts';
 import { readRdpv, RdpvFormatError } from '../src/codec/container.ts';
 import { ditherTensor, quantizeTensor } from '../src/codec/quantizer.ts';
@@ -17,7 +14,6 @@ import { folderStore } from '../src/models/weights-io.ts';
 import { loadZooModelBySha, zooManifest } from '../src/models/zoo.ts';
 import { compress, decompress } from '../src/video/codec.ts';
 import { UserError } from '../src/errors.ts';
-import { runCli } from './run-cli.ts';
 import { assertClose } from './support/close.ts';
 import { tinyIFrameModel } from './support/tiny.ts';
 
@@ -85,19 +81,4 @@ test('a file names its shipped model by sha256, so decoding needs no model flag;
   const entry = (await zooManifest(store)).find((e) => e.default)!;
   assert.equal((await loadZooModelBySha(store, entry.sha256, 'x')).id, entry.name);
   await assert.rejects(loadZooModelBySha(store, '0'.repeat(64), 'mine'), (e: Error) => e instanceof UserError && /'mine'.*not a shipped model/.test(e.message));
-});
-
-test('the shipped default model matches its manifest sha256 and the demo writes a decodable file and a PNG', async () => {
-  const entry = (await zooManifest(folderStore())).find((e) => e.default)!;
-  assert.ok(entry, 'a default model is listed');
-  const out = mkdtempSync(join(tmpdir(), 'rdpv-demo-'));
-  const { code, out: lines } = await runCli(['demo', '--count', '2', '--out', out]);
-  assert.equal(code, 0);
-  const { header } = readRdpv(readFileSync(join(out, 'demo.rdpv')));
-  assert.equal(header.weightsSha256, entry.sha256);
-  assert.equal(header.modelId, entry.name);
-  assert.deepEqual([...readFileSync(join(out, 'demo.png')).subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
-  for (const name of ['MMSE', '0-PLF-FMD']) {
-    assert.ok(lines.some((l) => new RegExp(`${name}\\s+decoder: per-pixel MSE \\d\\.\\d+, W1 estimate -?\\d`).test(l)), lines.join('\n'));
-  }
 });

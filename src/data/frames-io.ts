@@ -670,14 +670,22 @@ function blit(img: GrayImage, frames: Float32Array, index: number, size: number,
 
 const centred = (img: GrayImage, x: number, width: number, y: number, text: string) => drawText(img, x + Math.floor((width - textWidth(text)) / 2), y, text, INK);
 
+/** Column (0-based offset in a row) and row (0-based) labels of a grid. */
+export interface GridLabels {
+  column?: (c: number) => string;
+  row?: (r: number) => string;
+}
+
 /**
  * A still grid: one block per panel side by side, each `perRow` frames across and one row per
  * `perRow` frames (for a GOP model, one GOP per row). Each block is titled; columns are numbered
- * by their offset in the row and rows by their first frame (both 1-based), so frame = row + column - 1.
+ * by their offset in the row and rows by their first frame (both 1-based), so frame = row + column - 1,
+ * unless `labels` names them otherwise.
  */
-export function gridImage(panels: Panel[], size: number, count: number, perRow: number, rows = Math.ceil(count / perRow)): GrayImage {
+export function gridImage(panels: Panel[], size: number, count: number, perRow: number, rows = Math.ceil(count / perRow), labels: GridLabels = {}): GrayImage {
+  const { column = (c: number) => String(c + 1), row = (r: number) => String(r * perRow + 1) } = labels;
   const blockWidth = Math.max(perRow * (size + GAP) - GAP, ...panels.map((p) => textWidth(p.title)));
-  const labelWidth = textWidth(String((rows - 1) * perRow + 1)) + 2 * MARGIN;
+  const labelWidth = Math.max(...Array.from({ length: rows }, (_, r) => textWidth(row(r)))) + 2 * MARGIN;
   const top = MARGIN + 2 * LINE;
   const width = labelWidth + panels.length * (blockWidth + BLOCK_GAP) - BLOCK_GAP + MARGIN;
   const height = top + rows * (size + GAP) - GAP + MARGIN;
@@ -685,12 +693,12 @@ export function gridImage(panels: Panel[], size: number, count: number, perRow: 
   panels.forEach((panel, b) => {
     const x0 = labelWidth + b * (blockWidth + BLOCK_GAP);
     centred(img, x0, blockWidth, MARGIN, panel.title);
-    for (let c = 0; c < perRow; c++) centred(img, x0 + c * (size + GAP), size, MARGIN + LINE, String(c + 1));
+    for (let c = 0; c < perRow; c++) centred(img, x0 + c * (size + GAP), size, MARGIN + LINE, column(c));
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < perRow && r * perRow + c < count; c++) blit(img, panel.frames, r * perRow + c, size, x0 + c * (size + GAP), top + r * (size + GAP));
     }
   });
-  for (let r = 0; r < rows; r++) drawText(img, MARGIN, top + r * (size + GAP) + Math.floor((size - GLYPH_HEIGHT) / 2), String(r * perRow + 1), INK);
+  for (let r = 0; r < rows; r++) drawText(img, MARGIN, top + r * (size + GAP) + Math.floor((size - GLYPH_HEIGHT) / 2), row(r), INK);
   return img;
 }
 
