@@ -37,39 +37,101 @@ const workerScript = wasmWorkerContents.replace(/\n/g, '\\n');
 type Message = { cmd?: string } | undefined;
 
 /**
- * A pthread worker as the glue expects it, on worker_threads. The glue pre-spawns 8 and
- * waits for each to load the module; XNNPACK uses threads - 1 of them. So the thread is
- * started only when the glue first runs a pthread on it, and 'loaded' is answered here.
+ * A pthread worker that dies (an uncaught error, a wasm trap, a kill) leaves the main thread
+ * blocked in the pthreadpool forever, and a blocked thread runs no event handlers. So the pthread
+ * workers are owned by a supervisor thread that only relays messages: it sees a death, says so on
+ * stderr and kills the process. Files are written atomically, so a checkpoint or an output is
+ * whole or absent, and a training run continues with --resume.
+ * RDPV_FAULT_KILL_WASM_THREAD_MS (tests): the first pthread worker is terminated after that long.
+ */
+const SUPERVISOR = `
+const { parentPort, workerData, Worker } = require('node:worker_threads');
+const { writeSync } = require('node:fs');
+const { script, closing, faultMs } = workerData;
+const exiting = new Int32Array(closing);
+const threads = new Map();
+const ending = new Set();
+parentPort.on('message', ({ id, message, transfer, terminate }) => {
+  if (terminate) {
+    ending.add(id);
+    threads.get(id)?.terminate();
+    return;
+  }
+  (threads.get(id) ?? start(id)).postMessage(message, transfer);
+});
+function start(id) {
+  const t = new Worker(script, { eval: true, execArgv: [] });
+  t.on('message', (message) => parentPort.postMessage({ id, message }));
+  t.on('error', (e) => died((e && e.message) || String(e)));
+  t.on('exit', (code) => { if (!ending.has(id)) died('exit code ' + code); });
+  threads.set(id, t);
+  if (faultMs > 0 && threads.size === 1) setTimeout(() => t.terminate(), faultMs);
+  return t;
+}
+function died(why) {
+  if (Atomics.load(exiting, 0) !== 0) return;
+  writeSync(2, 'rdpv: a wasm worker thread died (' + why + '); the process stops, since the work waiting on it can never finish. ' +
+    'Files are written atomically: checkpoints and outputs are whole or absent; a training run continues with --resume.\\n');
+  process.kill(process.pid, 'SIGKILL');
+}
+`;
+
+type Envelope = { id: number; message?: Message; transfer?: readonly TransferListItem[]; terminate?: true };
+
+/** The supervisor of this process's pthread workers and the adapters they answer to. */
+let supervisor: { thread: NodeWorker; adapters: Map<number, PthreadWorker> } | undefined;
+
+function startSupervisor(): NonNullable<typeof supervisor> {
+  if (supervisor) return supervisor;
+  const closing = new SharedArrayBuffer(4);
+  const faultMs = Number(process.env.RDPV_FAULT_KILL_WASM_THREAD_MS ?? 0);
+  const thread = new NodeWorker(SUPERVISOR, { eval: true, execArgv: [], workerData: { script: workerScript, closing, faultMs } });
+  const adapters = new Map<number, PthreadWorker>();
+  thread.on('message', ({ id, message }: Envelope) => adapters.get(id)?.deliver(message));
+  // pthreadpool's threads live as long as the process; they must not keep it from exiting, nor
+  // their end at exit read as a death.
+  thread.unref();
+  process.on('exit', () => Atomics.store(new Int32Array(closing), 0, 1));
+  return (supervisor = { thread, adapters });
+}
+
+/**
+ * A pthread worker as the glue expects it; the thread itself runs under the supervisor. The glue
+ * pre-spawns 8 and waits for each to load the module; XNNPACK uses threads - 1 of them. So the
+ * thread is started only when the glue first runs a pthread on it, and 'loaded' is answered here.
  */
 class PthreadWorker extends EventEmitter {
-  private thread: NodeWorker | undefined;
+  private static count = 0;
+  private readonly id = PthreadWorker.count++;
+  private readonly sup = startSupervisor();
   private load: Message;
+  private started = false;
+  private loaded = false;
 
-  postMessage(message: Message, transfer?: readonly TransferListItem[]): void {
-    if (this.thread === undefined && message?.cmd === 'load') {
+  constructor() {
+    super();
+    this.sup.adapters.set(this.id, this);
+  }
+
+  postMessage(message: Message, transfer: readonly TransferListItem[] = []): void {
+    if (!this.started && message?.cmd === 'load') {
       // The load message carries the glue as a Blob of bundle code: send the standalone glue's path.
       this.load = { ...message, urlOrBlob: mainGlue } as Message;
       setImmediate(() => this.emit('message', { cmd: 'loaded' }));
       return;
     }
-    this.start().postMessage(message, transfer);
+    if (!this.started) this.send({ id: this.id, message: this.load });
+    this.started = true;
+    this.send({ id: this.id, message, transfer }, transfer);
   }
 
-  private start(): NodeWorker {
-    if (this.thread !== undefined) return this.thread;
-    // eval: the script needs CJS `require`; no execArgv: a worker needs no tsx loader.
-    const thread = new NodeWorker(workerScript, { eval: true, execArgv: [] });
-    let loaded = false;
-    thread.on('message', (m: Message) => {
-      if (!loaded && m?.cmd === 'loaded') loaded = true; // already answered
-      else this.emit('message', m);
-    });
-    thread.on('error', (e) => this.emit('error', e));
-    // pthreadpool's threads live as long as the process; they must not keep it from exiting.
-    thread.unref();
-    thread.postMessage(this.load);
-    this.thread = thread;
-    return thread;
+  deliver(message: Message): void {
+    if (!this.loaded && message?.cmd === 'loaded') this.loaded = true; // already answered
+    else this.emit('message', message);
+  }
+
+  private send(envelope: Envelope, transfer: readonly TransferListItem[] = []): void {
+    this.sup.thread.postMessage(envelope, transfer);
   }
 
   // The glue refs a worker while it runs a pthread; the main thread blocks on their work anyway.
@@ -77,7 +139,8 @@ class PthreadWorker extends EventEmitter {
   unref(): void {}
 
   terminate(): Promise<number> {
-    return this.thread?.terminate() ?? Promise.resolve(0);
+    this.send({ id: this.id, terminate: true });
+    return Promise.resolve(0);
   }
 }
 
