@@ -128,6 +128,27 @@ test('sum over a run of outer axes (bias gradients) and every other sum match cp
   assertAllClose(both, 'sum');
 });
 
+test('concat and split along the channel axis (and every other axis and dtype) equal cpu, gradients included', async () => {
+  const both = await onBoth(() => {
+    const a = randn([2, 5, 6, 16], 40);
+    const b = randn([2, 5, 6, 1], 41);
+    const c = randn([2, 5, 6, 3], 42);
+    const joined = tf.concat([a, b, c], 3);
+    const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.concat([x, y], -1), tf.concat([b, a], 3))))([a, b]);
+    return [
+      joined,
+      ...tf.split(joined, [16, -1, 3], 3),
+      ...tf.split(randn([3, 7, 8], 43), 4, -1),
+      tf.concat([randn([4, 2], 44), randn([4, 0], 45), randn([4, 5], 46)], 1), // an empty input
+      tf.concat([a, a], 0), // not the last axis: the backend's kernels
+      ...tf.split(joined, [1, 1], 0),
+      tf.cast(tf.concat([tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), tf.tensor2d([5, 6], [2, 1], 'int32')], 1), 'float32'),
+      ga!, gb!,
+    ];
+  });
+  assertAllClose(both, 'channels');
+});
+
 test('clone and same-dtype cast on wasm share data under a reference count: each handle outlives the other and no buffer leaks', async () => {
   await initEngine({ backend: 'wasm' });
   const buffers = tf.engine().backend.numDataIds();

@@ -1,5 +1,6 @@
 import { getGradient, getKernel, registerGradient, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { cpuFixes } from './cpu-fixes.ts';
+import { wasmChannelKernels } from './wasm-channels.ts';
 import { registerCoreGradients } from './core-gradients.ts';
 import { missingGradients, replacedGradients } from './gradients.ts';
 import { wasmConvKernels } from './wasm-conv.ts';
@@ -26,5 +27,5 @@ export function registerKernelPack(): void {
   registerCoreGradients();
   for (const config of missingGradients) if (getGradient(config.kernelName) === undefined) registerGradient(config);
   for (const config of replacedGradients) registerGradient(config);
-  for (const config of [...wasmConvKernels, ...wasmSegmentKernels, ...wasmSumKernels, ...wasmIdentityKernels, ...wasmWarpKernels, ...cpuFixes()]) replaceKernel(config);
+  for (const config of [...wasmConvKernels, ...wasmSegmentKernels, ...wasmSumKernels, ...wasmIdentityKernels, ...wasmWarpKernels, ...wasmChannelKernels, ...cpuFixes()]) replaceKernel(config);
 }
