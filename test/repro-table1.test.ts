@@ -8,6 +8,7 @@ import { decodeTensorFile } from '../src/models/tensor-file.ts';
 import { presets } from '../src/train/presets.ts';
 import { CHECKPOINT, LOG, MODEL, runTraining } from '../src/train/run.ts';
 import { table1Cells, table1Grid } from '../src/repro/table1.ts';
+import { runTable1 } from '../src/repro/table1-run.ts';
 import type { Table1 } from '../src/repro/table1.ts';
 import { runCli } from './run-cli.ts';
 
@@ -84,6 +85,29 @@ test('a second run redoes nothing: no job starts and no model file is rewritten'
   }
   assert.match(readFileSync(join(other, 'table1.md'), 'utf8'), /## Judge W1 .*\n\n\| R1 \| R2 \| MMSE \| 0-PLF-FMD \| FMD \/ MMSE \| 0-PLF-JD \| JD \/ MMSE \|/);
   assert.deepEqual(mtimes(), before);
+});
+
+test('with the OT bound on N sequences, every cell sets Theorem 3.2\'s optimum and the assignment decoder beside its learned 0-PLF-FMD decoder; only evaluations are redone', async () => {
+  const results = join(tmp(), 'results');
+  const code = await runTable1({
+    mode: 'train', tiny: true, jobs: 1, runs: first.runs, results, backend: 'wasm', pollMs: 10, say: () => {},
+    settings: { samples: 4, ditherSeeds: 2, judgeSteps: 0, batch: 64, otBound: 8 },
+  });
+  assert.equal(code, 0);
+  assert.deepEqual(started(join(results, 'table1.log.jsonl')), tinyJobs.filter((id) => id.startsWith('eval-')));
+  const t = readTable(join(results, 'table1.json'));
+  assert.deepEqual(numbers(t), numbers(readTable(join(first.results, 'table1.json'))), 'the bound adds columns, it changes no number');
+  for (const c of t.cells) {
+    const b = c.ot_bound!;
+    assert.deepEqual([b.samples, b.bootstrap], [8, 20], c.cell);
+    assert.ok(b.bound.paired.value <= 2 * b.d_mmse + 1e-12, `${c.cell}: the paired estimate keeps the factor of two sample by sample`);
+    assert.ok(b.bound.paired.value >= b.d_mmse && b.bound.paired.std >= 0 && b.oracle_mse >= 0, c.cell);
+    assert.equal(b.fmd_over_paired, b.bound.paired.value > 0 ? b.fmd_mse / b.bound.paired.value : null);
+  }
+  const md = readFileSync(join(results, 'table1.md'), 'utf8');
+  assert.match(md, /## Theorem 3\.2: the best 0-PLF-FMD decoder of each cell's encoder \(frame 2, 8 sequences, dither seed 1, 20 bootstrap resamples\)/);
+  assert.equal(md.match(/^\| (∞|12) \| (2|12|∞) \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d ± \d+\.\d\d \| -?\d+\.\d\d ± \d+\.\d\d \| (\d+\.\d\d|—) \| \d+\.\d\d \|$/gm)?.length, t.cells.length);
+  assert.equal(readTable(join(first.results, 'table1.json')).cells[0]!.ot_bound, undefined, 'no bound unless asked');
 });
 
 test('--shard 0/2 and --shard 1/2 together run each job exactly once, and merged they give the one-run table', async () => {

@@ -1,9 +1,11 @@
 import { UserError } from '../errors.ts';
 import type { Command } from './command.ts';
 import { table1 } from './repro-table1.ts';
+import { figures } from './repro-figures.ts';
+import { permanence, tradeoff } from './repro-beyond.ts';
 
 /** `rdpv repro TARGET ...`: one experiment of the paper (or beyond it) per target, each in its own file. */
-const TARGETS: Record<string, Command> = { table1, merge: table1 };
+const TARGETS: Record<string, Command> = { table1, merge: table1, fig2: figures, fig3: figures, fig4: figures, permanence, tradeoff };
 
 const names = () => Object.keys(TARGETS).join(', ');
 const unique = () => [...new Set(Object.values(TARGETS))];

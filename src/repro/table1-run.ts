@@ -3,9 +3,7 @@
  * markers), each job run in this process or as a child `rdpv` process, the JSON-lines log, and
  * the table written from the cells' evaluations.
  */
-import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { initEngine, type BackendName } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
@@ -16,11 +14,10 @@ import { presets } from '../train/presets.ts';
 import { MODEL, runTraining } from '../train/run.ts';
 import { EVAL_DATA_SEED, evaluateCell, matches, type CellEval, type CellEvalSettings } from './cell-eval.ts';
 import { runRdpvChild, signalChildren } from './children.ts';
+import { fileSha, jsonBytes, readJson, RESULT, runsJobStore, trainingFinished, writeResults } from './runs.ts';
 import { runGrid, shardJobs, shardName, shardOfJob, type Grid, type Job, type JobStore, type Shard } from './grid.ts';
 import { presetChain, table1Cells, table1Grid, table1Markdown, table1Row, zooNameOf, type Table1, type Table1Cell } from './table1.ts';
 
-export const RESULT = 'result.json';
-export const FAILED = 'repro-failed.json';
 
 export interface Table1Options {
   mode: 'train' | 'pretrained';
@@ -48,28 +45,6 @@ interface Plan {
   store: JobStore;
 }
 
-const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
-const readJson = <T>(path: string): T | undefined => {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-};
-
-/** sha256 of a file, remembered while its size and mtime stay the same. */
-const shaCache = new Map<string, { key: string; sha: string }>();
-function fileSha(path: string): string | undefined {
-  if (!existsSync(path)) return undefined;
-  const st = statSync(path);
-  const key = `${st.size}:${st.mtimeMs}`;
-  const hit = shaCache.get(path);
-  if (hit?.key === key) return hit.sha;
-  const sha = createHash('sha256').update(readFileSync(path)).digest('hex');
-  shaCache.set(path, { key, sha });
-  return sha;
-}
-
 function plan(o: Table1Options, zooEntries: ZooEntry[]): Plan {
   const cells = table1Cells(o.tiny);
   const grid = table1Grid(cells, o.mode === 'pretrained');
@@ -78,27 +53,12 @@ function plan(o: Table1Options, zooEntries: ZooEntry[]): Plan {
   const dir = (job: Job) => join(o.runs, job.id);
   const modelPath = (cell: Table1Cell) => join(o.runs, cell.preset, MODEL);
   const modelSha = (cell: Table1Cell) => (o.mode === 'pretrained' ? zoo.get(zooNameOf(cell))?.sha256 : fileSha(modelPath(cell)));
-  const store: JobStore = {
-    finished(job) {
-      if (job.kind === 'train') {
-        const r = readJson<{ steps?: number }>(join(dir(job), RESULT));
-        return existsSync(join(dir(job), MODEL)) && r !== undefined && (r.steps ?? 0) >= presets[job.id]!.steps;
-      }
-      const r = readJson<CellEval>(join(dir(job), RESULT));
-      const sha = modelSha(cellOf.get(job.cell)!);
-      return r !== undefined && sha !== undefined && matches(r, o.settings, sha);
-    },
-    describe: (job) => join(dir(job), job.kind === 'train' ? MODEL : RESULT),
-    markFailed(job, code) {
-      mkdirSync(dir(job), { recursive: true });
-      writeFileAtomic(join(dir(job), FAILED), json({ job: job.id, code, host: hostname(), pid: process.pid, time: new Date().toISOString() }));
-    },
-    clearFailed: (job) => rmSync(join(dir(job), FAILED), { force: true }),
-    failed(job) {
-      const p = join(dir(job), FAILED);
-      return existsSync(p) ? p : undefined;
-    },
-  };
+  const store = runsJobStore(o.runs, (job) => {
+    if (job.kind === 'train') return trainingFinished(dir(job), presets[job.id]!.steps);
+    const r = readJson<CellEval>(join(dir(job), RESULT));
+    const sha = modelSha(cellOf.get(job.cell)!);
+    return r !== undefined && sha !== undefined && matches(r, o.settings, sha);
+  }, (job) => join(dir(job), job.kind === 'train' ? MODEL : RESULT));
   return { cells, grid, cellOf, zoo, store };
 }
 
@@ -120,7 +80,7 @@ async function runHere(o: Table1Options, p: Plan, job: Job, say: (l: string) => 
   try {
     const r = evaluateCell(lm, job.id, cell.name, from, o.settings, (s) => say(`dither seed ${s}/${o.settings.ditherSeeds} done`));
     mkdirSync(join(o.runs, job.id), { recursive: true });
-    writeFileAtomic(join(o.runs, job.id, RESULT), json(r));
+    writeFileAtomic(join(o.runs, job.id, RESULT), jsonBytes(r));
     return 0;
   } finally {
     disposeModel(lm.model);
@@ -131,6 +91,7 @@ async function runHere(o: Table1Options, p: Plan, job: Job, say: (l: string) => 
 function childArgs(o: Table1Options, id: string): string[] {
   return ['repro', 'table1', '--only', id, `--${o.mode}`, ...(o.tiny ? ['--tiny'] : []), '--runs', o.runs, '--results', o.results,
     '--samples', String(o.settings.samples), '--dither-seeds', String(o.settings.ditherSeeds), '--judge-steps', String(o.settings.judgeSteps),
+    '--ot-bound', String(o.settings.otBound ?? 0),
     '--backend', o.backend];
 }
 
@@ -170,18 +131,14 @@ export function buildTable1(o: Table1Options, p: Plan, cells: Table1Cell[]): Tab
     what: 'per-pixel MSE of the P-frame (frame 2) on [0, 1] pixels (x1, not x1e-2): mean and sample standard deviation over dither seeds, each the mean over the test sequences',
     source: first?.source ?? `moving-mnist paper 1 digit seed ${EVAL_DATA_SEED}`, split: 'test', frame: 2,
     samples: o.settings.samples, dither_seeds: Array.from({ length: o.settings.ditherSeeds }, (_, i) => i + 1), judge_steps: o.settings.judgeSteps,
-    mode: o.mode, tiny: o.tiny, shard: o.shard ? shardName(o.shard) : null, cells: rows, missing,
+    ot_bound: o.settings.otBound ?? 0, mode: o.mode, tiny: o.tiny, shard: o.shard ? shardName(o.shard) : null, cells: rows, missing,
     paper_note: 'paper: the paper\'s Table 1 (x1e-2), measured by its authors on their training split; ours on the test split',
   };
 }
 
 /** Write table1.json and table1.md (with a shard suffix for one shard's part) atomically; returns their paths. */
 export function writeTable1(results: string, t: Table1, cells: Table1Cell[], shard: Shard | undefined): string[] {
-  mkdirSync(results, { recursive: true });
-  const base = join(results, `table1${shardSuffix(shard)}`);
-  writeFileAtomic(`${base}.json`, json(t));
-  writeFileAtomic(`${base}.md`, new TextEncoder().encode(table1Markdown(t, cells)));
-  return [`${base}.json`, `${base}.md`];
+  return writeResults(results, `table1${shardSuffix(shard)}`, { json: jsonBytes(t), md: table1Markdown(t, cells) });
 }
 
 /** The zoo's Table 1 entries, checked before anything runs: a one-line error naming the missing ones. */
@@ -215,7 +172,7 @@ export async function runTable1(o: Table1Options): Promise<number> {
   const logPath = join(o.results, `table1${shardSuffix(o.shard)}.log.jsonl`);
   const shard = o.shard ? shardName(o.shard) : null;
   const log = (e: Record<string, unknown>) => appendFileSync(logPath, JSON.stringify({ time: new Date().toISOString(), shard, ...e }) + '\n');
-  log({ event: 'begin', mode: o.mode, tiny: o.tiny, jobs: mine.map((j) => j.id), runs: o.runs, samples: o.settings.samples, dither_seeds: o.settings.ditherSeeds, judge_steps: o.settings.judgeSteps });
+  log({ event: 'begin', mode: o.mode, tiny: o.tiny, jobs: mine.map((j) => j.id), runs: o.runs, samples: o.settings.samples, dither_seeds: o.settings.ditherSeeds, judge_steps: o.settings.judgeSteps, ot_bound: o.settings.otBound ?? 0 });
   say(`[repro] table1${o.tiny ? ' (tiny)' : ''}${shard ? ` shard ${shard}` : ''}: ${mine.length} of ${p.grid.jobs.length} jobs (${myCells.map((c) => c.name).join(', ') || 'no cells'}), ${o.jobs} at a time; runs in ${o.runs}`);
   if (!children) await initEngine({ backend: o.backend });
 
@@ -252,7 +209,7 @@ export async function runTable1(o: Table1Options): Promise<number> {
 }
 
 /** The settings every shard of one table must share. */
-const tableKey = (t: Table1) => JSON.stringify({ samples: t.samples, seeds: t.dither_seeds, judge: t.judge_steps, mode: t.mode, tiny: t.tiny, source: t.source });
+const tableKey = (t: Table1) => JSON.stringify({ samples: t.samples, seeds: t.dither_seeds, judge: t.judge_steps, ot: t.ot_bound ?? 0, mode: t.mode, tiny: t.tiny, source: t.source });
 
 /**
  * `rdpv repro merge`: the shards' table1.shard-i-of-n.json (files, or folders holding them) joined

@@ -6,7 +6,7 @@
 import type { RateName } from '../codec/rates.ts';
 import type { DecoderName } from '../models/decoders.ts';
 import { presets } from '../train/presets.ts';
-import type { CellEval } from './cell-eval.ts';
+import type { CellEval, CellOtBound } from './cell-eval.ts';
 import type { Grid, Job } from './grid.ts';
 
 export type TableRate = number | 'inf';
@@ -128,6 +128,8 @@ export interface Table1Row {
   /** Each decoder's judge W1 (when --judge-steps > 0), and each perception decoder's as a fraction of the MMSE decoder's. */
   judge_w1?: Record<DecoderName, MeanStd>;
   judge_w1_ratio?: { fmd: number | null; jd: number | null };
+  /** With `--ot-bound N`: Theorem 3.2's optimum for the cell's encoder beside its learned 0-PLF-FMD decoder, on N sequences under dither seed 1. */
+  ot_bound?: Table1OtBound;
   per_seed: Record<DecoderName, number[]>;
   /** The presets behind the cell (training order), the one evaluated, and the sha256 of each model file found. */
   presets: string[];
@@ -135,6 +137,42 @@ export interface Table1Row {
   model: { from: string; sha256: string };
   stage_sha256: Record<string, string>;
   paper: Record<DecoderName, PaperValue>;
+}
+
+/** A point estimate and its bootstrap standard deviation. */
+export interface Estimate {
+  value: number;
+  std: number;
+}
+
+/** Theorem 3.2's optimum for one encoder, in short (the full estimate stays in the evaluation's result.json). */
+export interface BoundSummary {
+  samples: number;
+  bootstrap: number;
+  /** The MMSE decoder on the N sequences of the estimate. */
+  d_mmse: number;
+  /** D_MMSE + W2^2 by each estimator (src/eval/ot-bound.ts): paired and independent are biased up at finite N, debiased is a heuristic that likely undershoots: a bracket, not a value. */
+  bound: { paired: Estimate; independent: Estimate; debiased: Estimate };
+  /** The assignment decoder: each MMSE reconstruction sent to the real frame it is assigned (a 0-PLF decoder with N frames as its codebook). */
+  oracle_mse: number;
+}
+
+export interface Table1OtBound extends BoundSummary {
+  /** The learned 0-PLF-FMD decoder on the same N sequences and dither. */
+  fmd_mse: number;
+  /** fmd_mse / paired bound: below 1, the learned decoder beats the paired estimate of the optimum (null where the bound is 0: at R2 = inf the frame is sent as is). */
+  fmd_over_paired: number | null;
+}
+
+export function boundSummary(b: CellOtBound): BoundSummary {
+  const est = (e: { bound: number; bound_bootstrap: { std: number } }): Estimate => ({ value: e.bound, std: e.bound_bootstrap.std });
+  // otBound always passes the reference sequences' reconstructions, so the debiased estimate is there.
+  return { samples: b.samples, bootstrap: b.bootstrap, d_mmse: b.d_mmse, bound: { paired: est(b.paired), independent: est(b.independent), debiased: est(b.debiased!) }, oracle_mse: b.oracle_mse };
+}
+
+export function table1OtBound(b: CellOtBound): Table1OtBound {
+  if (b.fmd_mse === undefined) throw new Error(`frame ${b.frame}: no 0-PLF-FMD decoder to set beside the bound`);
+  return { ...boundSummary(b), fmd_mse: b.fmd_mse, fmd_over_paired: b.paired.bound > 0 ? b.fmd_mse / b.paired.bound : null };
 }
 
 export interface Table1 {
@@ -146,6 +184,8 @@ export interface Table1 {
   samples: number;
   dither_seeds: number[];
   judge_steps: number;
+  /** N of the Theorem 3.2 estimate per cell (`--ot-bound N`; 0 or absent: none). */
+  ot_bound?: number;
   mode: 'train' | 'pretrained';
   tiny: boolean;
   /** `i/n` when this is one shard's part of the table (`rdpv repro merge` joins them), else null. */
@@ -176,6 +216,7 @@ export function table1Row(cell: Table1Cell, e: CellEval, presetsBehind: string[]
       judge_w1: { mmse: meanStd(judge.mmse), fmd: meanStd(judge.fmd), jd: meanStd(judge.jd) },
       judge_w1_ratio: { fmd: ratio(judge.fmd.mean, judge.mmse.mean), jd: ratio(judge.jd.mean, judge.mmse.mean) },
     } : {}),
+    ...(e.ot_bound ? { ot_bound: table1OtBound(e.ot_bound) } : {}),
     per_seed: { mmse: mmse.per_seed, fmd: fmd.per_seed, jd: jd.per_seed },
     presets: presetsBehind, preset: cell.preset, model: { from: e.model.from, sha256: e.model.sha256 }, stage_sha256: stageSha,
     paper: PAPER_TABLE1[paperKey(cell)]!,
@@ -221,6 +262,20 @@ export function table1Markdown(t: Table1, cells: Table1Cell[]): string {
       const w = (s: MeanStd) => `${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}`;
       const pc = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(0)}%`);
       lines.push(`| ${showRate(r.R1)} | ${showRate(r.R2)} | ${w(r.judge_w1.mmse)} | ${w(r.judge_w1.fmd)} | ${pc(r.judge_w1_ratio.fmd)} | ${w(r.judge_w1.jd)} | ${pc(r.judge_w1_ratio.jd)} |`);
+    }
+  }
+  const bounded = t.cells.filter((r) => r.ot_bound);
+  if (bounded.length) {
+    const b0 = bounded[0]!.ot_bound!;
+    const est = (e: Estimate) => `${pct(e.value)} ± ${pct(e.std)}`;
+    lines.push('', `## Theorem 3.2: the best 0-PLF-FMD decoder of each cell's encoder (frame 2, ${b0.samples} sequences, dither seed 1, ${b0.bootstrap} bootstrap resamples)`, '',
+      'x1e-2. The optimum is D_MMSE + W2^2(law of the MMSE reconstructions, law of the frames), W2^2 by exact assignment: the paired estimate (reconstructions against their own frames) ' +
+      'is biased up at finite N, the debiased one is a heuristic that likely undershoots: read the two as a bracket, not a value. Oracle: the assignment decoder (a 0-PLF decoder whose codebook is N real frames). ' +
+      'D_MMSE and the learned decoder are on the same N sequences.', '',
+      '| R1 | R2 | D_MMSE | learned 0-PLF-FMD | bound, paired | bound, debiased | learned / paired | oracle |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const r of bounded) {
+      const b = r.ot_bound!;
+      lines.push(`| ${showRate(r.R1)} | ${showRate(r.R2)} | ${pct(b.d_mmse)} | ${pct(b.fmd_mse)} | ${est(b.bound.paired)} | ${est(b.bound.debiased)} | ${b.fmd_over_paired?.toFixed(2) ?? '—'} | ${pct(b.oracle_mse)} |`);
     }
   }
   lines.push('', '## Models', '', '| cell | presets | evaluated model | sha256 |', '| --- | --- | --- | --- |');

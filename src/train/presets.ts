@@ -132,7 +132,7 @@ function pframeCell(name: string, rates: RateName[], iframe: { config: IFrameMod
   presets_[`${name}-mse`] = { ...first, ...(from ? { from } : {}) };
   presets_[`${name}-perception`] = { ...second, from: `${name}-mse` };
 }
-for (const rates of [['inf', '1'], ['inf', '2'], ['inf', '3.17'], ['12', '4'], ['12', '8'], ['12', '12'], ['12', 'inf'], ['12', '12', '12'], ['12', 'inf', 'inf']] as RateName[][]) {
+for (const rates of [['inf', '1'], ['inf', '2'], ['inf', '3.17'], ['12', '4'], ['12', '8'], ['12', '12'], ['12', 'inf'], ['12', '4', '4'], ['12', '8', '8'], ['12', '12', '12'], ['12', 'inf', 'inf']] as RateName[][]) {
   pframeCell(`pframe-${rates.join('-')}`, rates, rates[0] === 'inf' ? undefined : { config: SHIPPED_IFRAME, from: 'zoo:iframe-cpu-12' }, PFRAME_CPU_WIDTHS,
     { widths: [16, 32, 64, 128], spectralNorm: true }, { batch: 32, steps: 16000, lrDropAt: 12000, checkpointEvery: 250 }, { steps: 4500, lambda: 0.1, judgeSteps: 500 });
 }
