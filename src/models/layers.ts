@@ -56,11 +56,12 @@ export function dense(p: ConvParams, x: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
- * LeakyReLU(0.2) written as 0.6x + 0.4|x|: identical values, and its gradient (through Abs
- * and Step) is itself differentiable in tfjs-core, which the WGAN-GP penalty needs.
+ * LeakyReLU(0.2), one backend kernel. Its gradient (a Greater mask and a Select) is itself
+ * differentiable, since the kernel pack gives comparisons a zero gradient: the WGAN-GP penalty
+ * differentiates it twice.
  */
 export function leakyRelu<T extends tf.Tensor>(x: T): T {
-  return tf.add(tf.mul(x, 0.6), tf.mul(tf.abs(x), 0.4)) as T;
+  return tf.leakyRelu(x, 0.2) as T;
 }
 
 export interface BatchNormParams extends ParamTree {
@@ -92,7 +93,9 @@ export function batchNorm<T extends tf.Tensor>(p: BatchNormParams, x: T, ctx: Ct
     ctx.updates.push([p.mean, tf.keep(tf.add(tf.mul(p.mean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)))]);
     ctx.updates.push([p.variance, tf.keep(tf.add(tf.mul(p.variance, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)))]);
   }
-  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, BN_EPS))), p.gamma), p.beta) as T;
+  // x * scale + shift with the per-channel scale = gamma / sqrt(var + eps): two passes over x, not four.
+  const scale = tf.mul(p.gamma, tf.rsqrt(tf.add(variance, BN_EPS)));
+  return tf.add(tf.mul(x, scale), tf.sub(p.beta, tf.mul(mean, scale))) as T;
 }
 
 export interface SpectralNormParams extends ParamTree {
