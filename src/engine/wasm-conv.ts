@@ -24,7 +24,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { HeapScope, move, strides, type TapRange } from './wasm-layout.ts';
+import { flippedTaps, HeapScope, move, strides, type TapRange } from './wasm-layout.ts';
 
 type Pair = [number, number];
 type ExplicitPadding = [Pair, Pair, Pair, Pair];
@@ -187,6 +187,45 @@ function requireNHWC(kernel: string, dataFormat: unknown): void {
   if (dataFormat === 'NCHW') throw new Error(`${kernel} on wasm supports only dataFormat 'NHWC'`);
 }
 
+type DataId = TensorInfo['dataId'];
+
+/**
+ * Flipped sub-filters by filter data, kept as long as that data lives: a model decoding frame
+ * after frame uses the same filters again, so each sub-filter is laid out, and packed by
+ * XNNPACK (an operator per filter data), once rather than per call (at batch 1 that was a fifth
+ * of a transposed conv). Tensor data never changes (a variable's update makes new data), so the
+ * key is sound; the backend's disposeData is wrapped to free the entries with their filter.
+ */
+const subFilterCaches = new WeakMap<BackendWasm, Map<DataId, Map<string, TensorInfo>>>();
+
+function subFilterCache(backend: BackendWasm): Map<DataId, Map<string, TensorInfo>> {
+  let cache = subFilterCaches.get(backend);
+  if (cache) return cache;
+  const byFilter = (cache = new Map<DataId, Map<string, TensorInfo>>());
+  subFilterCaches.set(backend, byFilter);
+  const dispose = backend.disposeData.bind(backend);
+  backend.disposeData = (dataId: DataId, force?: boolean) => {
+    const freed = dispose(dataId, force);
+    const subs = freed ? byFilter.get(dataId) : undefined;
+    if (subs) {
+      byFilter.delete(dataId);
+      for (const sub of subs.values()) dispose(sub.dataId, true);
+    }
+    return freed;
+  };
+  return byFilter;
+}
+
+function cachedSubFilter(backend: BackendWasm, filter: TensorInfo, rows: TapRange, cols: TapRange): TensorInfo {
+  const cache = subFilterCache(backend);
+  let subs = cache.get(filter.dataId);
+  if (!subs) cache.set(filter.dataId, (subs = new Map()));
+  const key = `${rows.start},${rows.taps},${rows.step},${cols.start},${cols.taps},${cols.step}`;
+  let sub = subs.get(key);
+  if (!sub) subs.set(key, (sub = flippedTaps(backend, filter, rows, cols, true)));
+  return sub;
+}
+
 function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo {
   const { dy, filter } = inputs;
   requireNHWC('Conv2DBackpropInput', attrs.dataFormat);
@@ -202,7 +241,7 @@ function conv2DBackpropInput({ inputs, backend, attrs }: KernelArgs): TensorInfo
   const taps = info.filterHeight * info.filterWidth * info.inChannels;
   if (taps <= info.outChannels) return scope.keep(inputGradByColumns(scope, dy, filter, info, taps));
   // Flipped spatially, in/out channels swapped: [th, tw, Cout, Cin].
-  const subFilter: SubFilter = (r, c) => scope.flippedTaps(filter, r, c, true);
+  const subFilter: SubFilter = (r, c) => cachedSubFilter(backend, filter, r, c);
   const [rows, cols] = axes(info);
   const dx = transposedCorrelation(scope, dy, subFilter, rows, cols, info.inChannels, (src, sub, pad) =>
     scope.run('Conv2D', { x: src, filter: sub }, { strides: 1, dilations: 1, pad, dataFormat: 'NHWC' }),
