@@ -85,6 +85,22 @@ test('a second run redoes nothing; a run whose model is lost resumes from its ch
   assert.deepEqual(table().points.map((p) => p.lambda), [...LAMBDAS, 1]);
 });
 
+test('--held-out scores the same runs on held-out training sequences, apart from the test evaluations, without training again', async () => {
+  const mark = events().length;
+  const heldOut = join(results, 'tradeoff-tiny-perception-heldout');
+  const r = await tradeoff(LAMBDAS, '--held-out', '4194304');
+  assert.equal(r.code, 0, r.err.join('\n'));
+  const heldLog = readFileSync(`${heldOut}.log.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; job?: string });
+  const runIds = LAMBDAS.map((x) => lambdaRun('tiny-perception', x));
+  assert.deepEqual(heldLog.filter((e) => e.event === 'start').map((e) => e.job), runIds.map((id) => `eval-heldout-${id}`), 'only the held-out evaluations run');
+  assert.equal(events().length, mark, 'the test-split log is untouched');
+  const t = JSON.parse(readFileSync(`${heldOut}.json`, 'utf8')) as TradeoffTable;
+  assert.deepEqual([t.split, t.first, t.zero_plf], ['train', 4194304, null]);
+  const test = table();
+  assert.notEqual(t.points[0]!.decoders.fmd!.mse.mean, test.points[0]!.decoders.fmd!.mse.mean, 'other sequences, other scores');
+  assert.match(readFileSync(`${heldOut}.md`, 'utf8'), /training split from sequence 4194304 \(held out/);
+});
+
 test('mistakes exit 2 with one line', async () => {
   const cases: [string[], RegExp][] = [
     [['--lambdas', '0,x'], /--lambdas must be a number >= 0, got 'x'/],

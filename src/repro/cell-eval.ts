@@ -8,6 +8,7 @@
 import { movingMnistSource } from '../data/source.ts';
 import { evaluate, type EvalResult, type Stat } from '../eval/evaluate.ts';
 import { otBound, type OtBoundFrame } from '../eval/ot-bound.ts';
+import type { Split } from '../data/types.ts';
 import type { DecoderName } from '../models/decoders.ts';
 import type { LoadedModel } from '../models/model-file.ts';
 
@@ -23,6 +24,11 @@ export interface CellEvalSettings {
   otBound?: number;
   /** The frame scored, 1-based (default 2: the P-frame of Table 1; the tradeoff sweep scores an I-frame model's frame 1). */
   frame?: number;
+  /**
+   * Score training sequences from this index instead of the test split: held out, far past what
+   * training reads, so that settings such as lambda are chosen without looking at the test split.
+   */
+  heldOut?: number;
 }
 
 /** MovingMNIST's test split as the paper's table is measured on it (the data seed of `rdpv eval`). */
@@ -53,7 +59,9 @@ export interface CellEval {
   /** Where the model came from (a file path or `zoo:NAME`), its id and the sha256 of its bytes. */
   model: { from: string; id: string; sha256: string };
   source: string;
-  split: 'test';
+  split: Split;
+  /** The first sequence scored (0 on the test split). */
+  first?: number;
   samples: number;
   dither_seeds: number[];
   judge_steps: number;
@@ -102,7 +110,7 @@ export function evaluateCell(lm: LoadedModel, job: string, cell: string, from: s
   const index = scoredFrame(s) - 1;
   const critic = lm.model.config.critic ?? DEFAULT_JUDGE_CRITIC;
   const r: EvalResult = evaluate(lm.model, source, {
-    samples: s.samples, split: 'test', ditherSeeds: seeds, batch: s.batch, onSeed,
+    samples: s.samples, split: s.heldOut === undefined ? 'test' : 'train', first: s.heldOut ?? 0, ditherSeeds: seeds, batch: s.batch, onSeed,
     ...(s.judgeSteps > 0 ? { judge: { widths: critic.widths, spectralNorm: critic.spectralNorm, steps: s.judgeSteps, batch: JUDGE_BATCH, seed: JUDGE_SEED, optimizer: JUDGE_ADAM } } : {}),
   });
   const f = r.frames[index];
@@ -114,7 +122,7 @@ export function evaluateCell(lm: LoadedModel, job: string, cell: string, from: s
     if (d.judge_w1) judge[name] = fromStat(d.judge_w1);
   }
   return {
-    job, cell, model: { from, id: lm.id, sha256: lm.sha256 }, source: r.source, split: 'test', samples: s.samples, dither_seeds: seeds,
+    job, cell, model: { from, id: lm.id, sha256: lm.sha256 }, source: r.source, split: r.split, first: r.first, samples: s.samples, dither_seeds: seeds,
     judge_steps: s.judgeSteps, frame: f.frame, rate: f.rate, mse, ...(s.judgeSteps > 0 ? { judge_w1: judge } : {}),
     ...(s.otBound ? { ot_bound: cellOtBound(lm, s.otBound, f.frame) } : {}),
     eval_seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
@@ -124,5 +132,5 @@ export function evaluateCell(lm: LoadedModel, job: string, cell: string, from: s
 /** Whether a stored result was made with these settings on these weights (else the job is redone). */
 export function matches(r: CellEval, s: CellEvalSettings, sha256: string): boolean {
   return r.model.sha256 === sha256 && r.samples === s.samples && r.dither_seeds.length === s.ditherSeeds && r.judge_steps === s.judgeSteps &&
-    r.frame === scoredFrame(s) && (r.ot_bound?.samples ?? 0) === (s.otBound ?? 0);
+    r.frame === scoredFrame(s) && (r.ot_bound?.samples ?? 0) === (s.otBound ?? 0) && (r.split ?? 'test') === (s.heldOut === undefined ? 'test' : 'train') && (r.first ?? 0) === (s.heldOut ?? 0);
 }

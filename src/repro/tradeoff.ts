@@ -15,6 +15,7 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Split } from '../data/types.ts';
 import { initEngine } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
@@ -42,6 +43,8 @@ export interface TradeoffOptions {
   ditherSeeds: number;
   judgeSteps: number;
   otBound: number;
+  /** Score training sequences from this index (held out, past what training reads) instead of the test split: for choosing lambda. No bound then. */
+  heldOut?: number;
   threads?: number;
   batch?: number;
   /** The shipped models (default: models/ of the package). */
@@ -51,7 +54,7 @@ export interface TradeoffOptions {
 
 /** A run of the sweep: `<preset>-lambda-<x>` (its evaluation job: `eval-<run>`). */
 export const lambdaRun = (preset: string, lambda: number) => `${preset}-lambda-${lambda}`;
-const evalId = (run: string) => `eval-${run}`;
+const evalId = (run: string, heldOut?: number) => (heldOut === undefined ? `eval-${run}` : `eval-heldout-${run}`);
 /** The bound's job: one per stage-1 model (`ot-bound-<preset>` or `ot-bound-zoo-<name>`). */
 const otId = (from: string) => `ot-bound-${from.replace(/^zoo:/, 'zoo-')}`;
 const isZoo = (from: string) => from.startsWith('zoo:');
@@ -68,6 +71,8 @@ interface Plan {
   frame: number;
   settings: CellEvalSettings;
   runs: { lambda: number; id: string; config: TrainConfig }[];
+  /** N of the bound (0: none; always 0 on held-out sequences). */
+  bound: number;
 }
 
 /** Checks the options (one-line UserErrors) and lays out the jobs: the stage-1 chain, the bound, then per lambda its training and evaluation. */
@@ -83,12 +88,13 @@ export function tradeoffPlan(o: TradeoffOptions): Plan {
     const f = presets[p]!.from;
     return { id: p, kind: 'train' as const, deps: f !== undefined && !isZoo(f) ? [f] : [], cell: 'stage-1' };
   });
-  if (o.otBound > 0) jobs.push({ id: otId(from), kind: 'eval', deps: stage1Deps, cell: 'stage-1' });
+  const bound = o.heldOut === undefined ? o.otBound : 0;
+  if (bound > 0) jobs.push({ id: otId(from), kind: 'eval', deps: stage1Deps, cell: 'stage-1' });
   const runs = o.lambdas.map((lambda) => ({ lambda, id: lambdaRun(o.preset, lambda), config: tradeoffConfig(o.preset, lambda, from) }));
-  for (const r of runs) jobs.push({ id: r.id, kind: 'train', deps: stage1Deps, cell: r.id }, { id: evalId(r.id), kind: 'eval', deps: [r.id], cell: r.id });
+  for (const r of runs) jobs.push({ id: r.id, kind: 'train', deps: stage1Deps, cell: r.id }, { id: evalId(r.id, o.heldOut), kind: 'eval', deps: [r.id], cell: r.id });
   const frame = base.frame ?? 1;
-  const settings: CellEvalSettings = { samples: o.samples, ditherSeeds: o.ditherSeeds, judgeSteps: o.judgeSteps, batch: o.batch ?? 64, frame };
-  return { grid: { name: `tradeoff-${o.preset}`, cells: ['stage-1', ...runs.map((r) => r.id)], jobs }, from, frame, settings, runs };
+  const settings: CellEvalSettings = { samples: o.samples, ditherSeeds: o.ditherSeeds, judgeSteps: o.judgeSteps, batch: o.batch ?? 64, frame, ...(o.heldOut === undefined ? {} : { heldOut: o.heldOut }) };
+  return { grid: { name: `tradeoff-${o.preset}`, cells: ['stage-1', ...runs.map((r) => r.id)], jobs }, from, frame, settings, runs, bound };
 }
 
 interface OtResult {
@@ -123,7 +129,9 @@ export interface TradeoffTable {
   lambdas: number[];
   train_steps: number;
   source: string | null;
-  split: 'test';
+  split: Split;
+  /** The first sequence scored: 0 on the test split, the held-out index on the training split. */
+  first: number;
   samples: number;
   dither_seeds: number[];
   judge_steps: number;
@@ -142,17 +150,17 @@ const sameSeries = (a: SeedStat | undefined, b: SeedStat | undefined) => a !== u
 
 /** The table from the stored results of the plan's jobs. */
 export function tradeoffTable(o: TradeoffOptions, p: Plan, stage1Sha: string | undefined): TradeoffTable {
-  const evals = p.runs.map((r) => ({ r, e: readJson<CellEval>(join(o.runs, evalId(r.id), RESULT)) }));
+  const evals = p.runs.map((r) => ({ r, e: readJson<CellEval>(join(o.runs, evalId(r.id, o.heldOut), RESULT)) }));
   const done = evals.filter((x): x is { r: (typeof p.runs)[number]; e: CellEval } => x.e !== undefined && matches(x.e, p.settings, fileSha(join(o.runs, x.r.id, MODEL)) ?? ''));
   const first = done[0]?.e;
   const mmseOf = (e: CellEval): TradeoffDecoderPoint | null => (e.mse.mmse && e.judge_w1?.mmse ? { mse: e.mse.mmse, judge_w1: e.judge_w1.mmse } : null);
-  const ot = o.otBound > 0 ? readJson<OtResult>(join(o.runs, otId(p.from), RESULT)) : undefined;
-  const otOk = ot !== undefined && ot.model.sha256 === stage1Sha && ot.samples === o.otBound && ot.frame === p.frame;
+  const ot = p.bound > 0 ? readJson<OtResult>(join(o.runs, otId(p.from), RESULT)) : undefined;
+  const otOk = ot !== undefined && ot.model.sha256 === stage1Sha && ot.samples === p.bound && ot.frame === p.frame;
   return {
     experiment: 'tradeoff',
-    what: 'per-pixel MSE on [0, 1] pixels and a fresh judge critic\'s W1 of each stage-2 run\'s perception decoders (mean and sample std over dither seeds, each the mean over the test sequences), the shared MMSE decoder, and D_MMSE + W2^2 of Theorem 3.2 on the shared encoder',
+    what: `per-pixel MSE on [0, 1] pixels and a fresh judge critic's W1 of each stage-2 run's perception decoders (mean and sample std over dither seeds, each the mean over the ${o.heldOut === undefined ? 'test' : 'held-out training'} sequences), the shared MMSE decoder, and D_MMSE + W2^2 of Theorem 3.2 on the shared encoder`,
     preset: o.preset, frame: p.frame, rate: first?.rate ?? null, stage1: { from: p.from, sha256: stage1Sha ?? null }, lambdas: o.lambdas, train_steps: presets[o.preset]!.steps,
-    source: first?.source ?? null, split: 'test', samples: o.samples, dither_seeds: Array.from({ length: o.ditherSeeds }, (_, i) => i + 1), judge_steps: o.judgeSteps,
+    source: first?.source ?? null, split: o.heldOut === undefined ? 'test' : 'train', first: o.heldOut ?? 0, samples: o.samples, dither_seeds: Array.from({ length: o.ditherSeeds }, (_, i) => i + 1), judge_steps: o.judgeSteps,
     mmse: first ? mmseOf(first) : null,
     mmse_shared: done.every(({ e }) => sameSeries(e.mse.mmse, first!.mse.mmse) && sameSeries(e.judge_w1?.mmse, first!.judge_w1?.mmse)),
     points: done.map(({ r, e }) => ({
@@ -174,8 +182,8 @@ export function tradeoffMarkdown(t: TradeoffTable): string {
     `# Distortion-perception tradeoff of one representation: ${t.preset}, frame ${t.frame}${t.rate ? ` (${t.rate} bits)` : ''}`,
     '',
     `One stage-1 model (${t.stage1.from}${t.stage1.sha256 ? `, sha256 ${t.stage1.sha256.slice(0, 12)}` : ''}) shared by ${t.lambdas.length} stage-2 runs, lambda in ${t.lambdas.join(', ')}, each ${t.train_steps} steps of ${t.preset} with the encoder frozen. ` +
-      `Scored on ${t.samples} sequences of the ${t.source ?? 'MovingMNIST'} test split x dither seeds ${t.dither_seeds.join(', ')}; judge: a fresh critic, ${t.judge_steps} steps per decoder and seed (lower is more realistic). ` +
-      'MSE x1e-2, per pixel on [0, 1] pixels; mean ± std over the seeds. The lambdas were fixed before the runs: nothing here is chosen by a test score.',
+      `Scored on ${t.samples} sequences of the ${t.source ?? 'MovingMNIST'} ${t.split === 'test' ? 'test split' : `training split from sequence ${t.first} (held out: far past what training reads)`} x dither seeds ${t.dither_seeds.join(', ')}; judge: a fresh critic, ${t.judge_steps} steps per decoder and seed (lower is more realistic). ` +
+      `MSE x1e-2, per pixel on [0, 1] pixels; mean ± std over the seeds. ${t.split === 'test' ? 'The lambdas were fixed before the runs: nothing here is chosen by a test score.' : 'Held-out training sequences: the table to choose lambda by.'}`,
     '',
     '| point | lambda | decoder | MSE | MSE / D_MMSE | judge W1 |',
     '| --- | --- | --- | --- | --- | --- |',
@@ -249,13 +257,13 @@ export async function runTradeoff(o: TradeoffOptions): Promise<{ code: number; t
   if (isZoo(p.from) && zooSha === undefined) throw new UserError(`--from ${p.from}: no such shipped model (rdpv info --models lists them)`);
   const stage1Sha = () => zooSha ?? fileSha(join(o.runs, p.from, MODEL));
   const byId = new Map(p.runs.map((r) => [r.id, r]));
-  const runOf = (job: Job) => byId.get(job.kind === 'eval' ? job.id.replace(/^eval-/, '') : job.id);
+  const runOf = (job: Job) => byId.get(job.kind === 'eval' ? job.id.replace(/^eval-(heldout-)?/, '') : job.id);
   const modelPath = (id: string) => join(o.runs, id, MODEL);
 
   const finished = (job: Job): boolean => {
     if (job.id === otId(p.from)) {
       const r = readJson<OtResult>(join(o.runs, job.id, RESULT));
-      return r !== undefined && r.model.sha256 === stage1Sha() && r.samples === o.otBound && r.frame === p.frame;
+      return r !== undefined && r.model.sha256 === stage1Sha() && r.samples === p.bound && r.frame === p.frame;
     }
     const run = runOf(job);
     if (!run) return trainingFinished(join(o.runs, job.id), presets[job.id]!.steps);
@@ -280,7 +288,7 @@ export async function runTradeoff(o: TradeoffOptions): Promise<{ code: number; t
     try {
       // Scored as Table 1 scores a cell, at the preset's frame.
       if (run) write(job, evaluateCell(lm, job.id, run.id, modelPath(run.id), p.settings, (seed) => jsay(`dither seed ${seed}/${o.ditherSeeds} done`)));
-      else write(job, { job: job.id, model: { from: p.from, sha256: lm.sha256 }, samples: o.otBound, frame: p.frame, bound: cellOtBound(lm, o.otBound, p.frame) } satisfies OtResult);
+      else write(job, { job: job.id, model: { from: p.from, sha256: lm.sha256 }, samples: p.bound, frame: p.frame, bound: cellOtBound(lm, p.bound, p.frame) } satisfies OtResult);
       return 0;
     } finally {
       disposeModel(lm.model);
@@ -289,7 +297,7 @@ export async function runTradeoff(o: TradeoffOptions): Promise<{ code: number; t
 
   await initEngine({ threads: o.threads ?? 1 });
   mkdirSync(o.results, { recursive: true });
-  const base = `tradeoff-${o.preset}`;
+  const base = `tradeoff-${o.preset}${o.heldOut === undefined ? '' : '-heldout'}`;
   const logPath = join(o.results, `${base}.log.jsonl`);
   const log = (e: Record<string, unknown>) => appendFileSync(logPath, JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
   log({ event: 'begin', preset: o.preset, from: p.from, lambdas: o.lambdas, runs: o.runs, samples: o.samples, dither_seeds: o.ditherSeeds, judge_steps: o.judgeSteps, ot_bound: o.otBound });
