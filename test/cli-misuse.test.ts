@@ -203,9 +203,9 @@ test('a folder without write permission (EACCES): one line naming it, exit 2', a
   const asRoot = process.getuid?.() === 0;
   const setpriv = spawnSync('setpriv', ['--version']).status === 0;
   if (asRoot && !setpriv) return t.skip('root ignores permissions, and setpriv is missing to run as another user');
-  const run = (args: string[]) => (asRoot
-    ? spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', `HOME=${tmpdir()}`, process.execPath, CLI, ...args], { encoding: 'utf8', cwd: tmpdir() })
-    : spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' }));
+  const asNobody = (...command: string[]) => spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', `HOME=${tmpdir()}`, ...command], { encoding: 'utf8', cwd: tmpdir() });
+  if (asRoot && asNobody('test', '-r', CLI).status !== 0) return t.skip(`the checkout is not readable by uid 65534 (a folder above it is private, as mktemp -d makes it), so the CLI cannot run as another user`);
+  const run = (args: string[]) => (asRoot ? asNobody(process.execPath, CLI, ...args) : spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' }));
   spawnSync('chmod', ['755', work]);
   spawnSync('chmod', ['555', d]);
   try {
@@ -234,10 +234,10 @@ test('a closed stdout (| head -1) ends quietly with every file complete; a full 
   assert.equal(stderr, '', 'nothing on stderr');
   const check = (d: string) => {
     const png = PNG.sync.read(readFileSync(join(d, 'demo.png')));
-    assert.equal(png.width, 8 * 66 - 2);
-    assert.equal(png.height, 3 * 66 - 2);
+    assert.ok(png.height > 8 * 2 * 64, 'a row per clip, at scale 2');
+    assert.equal(readFileSync(join(d, 'demo.gif')).subarray(0, 6).toString('latin1'), 'GIF89a');
     assert.equal(readRdpv(new Uint8Array(readFileSync(join(d, 'demo.rdpv')))).header.frameCount, 8);
-    assert.deepEqual(filesUnder(d), ['demo.png', 'demo.rdpv'], 'no temporary file');
+    assert.deepEqual(filesUnder(d), ['demo.gif', 'demo.png', 'demo.rdpv'], 'no temporary file');
   };
   check(out);
 
