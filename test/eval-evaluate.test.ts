@@ -13,7 +13,10 @@ import { loadZooModel } from '../src/models/zoo.ts';
 import { runCli } from './run-cli.ts';
 import { assertClose } from './support/close.ts';
 import { goldenJson } from './support/golden.ts';
-import { tinyIFrameModel } from './support/tiny.ts';
+import { tinyGopModel, tinyIFrameModel } from './support/tiny.ts';
+import { judgeW1 } from '../src/eval/judge.ts';
+import { frameOf } from '../src/data/source.ts';
+import { videoCodec } from '../src/video/codec.ts';
 
 await initEngine({ backend: 'wasm' });
 
@@ -43,6 +46,27 @@ test('each seed is another file dither: min <= mean <= max, one value per seed, 
     assertClose(b.frames[0]!.decoders[name as 'mmse']!.mse.values, s.mse.values, 1e-6, name, true);
   }
   assert.deepEqual(Object.keys(flatMetrics(a)).sort(), ['fmd_critic_w1', 'fmd_mse', 'mmse_critic_w1', 'mmse_mse']);
+});
+
+test('a GOP model gets a marginal judge on every frame and, from frame 2 on, a joint judge on frames 1..t, equal to judging the stacked frames directly', async () => {
+  const { model } = await tinyGopModel(5);
+  const source = movingMnistSource({ seed: 3 });
+  const judge = { widths: [4, 4, 8, 8], spectralNorm: true, steps: 2, batch: 4, seed: 9, optimizer: { lr: 1e-3, beta1: 0.5, beta2: 0.9 } };
+  const before = tf.memory().numTensors;
+  const r = evaluate(model, source, { samples: 4, ditherSeeds: [1], batch: 4, judge });
+  assert.equal(tf.memory().numTensors, before, 'evaluation frees its tensors');
+  assert.deepEqual(r.frames.map((f) => Object.keys(f.decoders.jd!)), [['mse', 'critic_w1', 'judge_w1'], ['mse', 'judge_w1', 'judge_joint_w1'], ['mse', 'judge_w1', 'judge_joint_w1']]);
+  // The joint judge of frame 3 for jd, by hand: frames 1-3 as channels, real against decoded.
+  const codec = videoCodec(model);
+  const stack = (ys: tf.Tensor4D[]) => tf.concat(ys, 3) as tf.Tensor4D;
+  const frames = (start: number, n: number) => { const b = source.batch('test', start, n, 3); return [0, 1, 2].map((t) => tf.tensor4d(frameOf(b, t), [n, 64, 64, 1])); };
+  const want = judgeW1({ ...judge, size: 64, frames: 3 }, {
+    real: (start, n) => stack(frames(start, n)),
+    fake: (x, start) => stack(codec.decode('jd', codec.encode(frames(start, x.shape[0]), { seed: 1, firstGop: start }).messages)),
+    trainFrom: 1 << 20, heldOut: 4,
+  });
+  assert.equal(r.frames[2]!.decoders.jd!.judge_joint_w1!.mean, want);
+  assert.notEqual(r.frames[2]!.decoders.jd!.judge_w1!.mean, want, 'the marginal judge reads frame 3 alone');
 });
 
 test('rdpv eval --json prints a CompressAI-style results file; a missing model file is one line and exit 2', async () => {

@@ -82,8 +82,11 @@ test('a second run redoes nothing: no job starts and no model file is rewritten'
   for (const c of judged.cells) {
     assert.deepEqual(Object.keys(c.judge_w1 ?? {}), ['mmse', 'fmd', 'jd'], c.cell);
     assert.equal(c.judge_w1_ratio!.fmd, c.judge_w1!.mmse.mean > 0 ? c.judge_w1!.fmd.mean / c.judge_w1!.mmse.mean : null);
+    // JD is judged on frames 1-2 jointly, the law it must match, beside the MMSE decoder under the same judge.
+    const joint = c.judge_joint_w1!;
+    assert.equal(c.judge_w1_ratio!.jd, joint.mmse.mean > 0 ? joint.jd.mean / joint.mmse.mean : null);
   }
-  assert.match(readFileSync(join(other, 'table1.md'), 'utf8'), /## Judge W1 .*\n\n\| R1 \| R2 \| MMSE \| 0-PLF-FMD \| FMD \/ MMSE \| 0-PLF-JD \| JD \/ MMSE \|/);
+  assert.match(readFileSync(join(other, 'table1.md'), 'utf8'), /## Judge W1 .*\n\n.*JD against the joint judge on frames 1-2.*\n\n\| R1 \| R2 \| MMSE, marginal \| 0-PLF-FMD \| FMD \/ MMSE \| MMSE, joint \| 0-PLF-JD, joint \| JD \/ MMSE \|/);
   assert.deepEqual(mtimes(), before);
 });
 

@@ -37,7 +37,8 @@ MovingMNIST test split (or, to choose settings such as lambda without looking at
 on training sequences from index I on, far past what training reads): each decoder's per-pixel MSE per frame, as mean, min and max over dither
 seeds 1..K (each seed is another file dither), and the model critic's W1 estimate where the model
 has a critic. --judge-steps N also trains a fresh judge critic per decoder, frame and seed for N
-steps (src/eval/judge.ts). --json prints a CompressAI-style results file.
+steps (src/eval/judge.ts): a marginal one on the frame and, from frame 2 on, a joint one on frames
+1..t (the 0-PLF-JD decoder's criterion). --json prints a CompressAI-style results file.
 options:
 ${optionsHelp(FLAGS)}`;
 
@@ -113,7 +114,7 @@ export default {
       console.log(`${lm.id} (sha256 ${lm.sha256.slice(0, 12)}...) on ${result.source}, ${result.split} split, ${result.samples} sequences from ${result.first}, dither seeds ${seeds.join(',')}: mean [min, max]`);
       for (const f of result.frames) {
         for (const [name, s] of Object.entries(f.decoders)) {
-          const extra = [s.critic_w1 && `critic W1 ${show(s.critic_w1, 3)}`, s.judge_w1 && `judge W1 ${show(s.judge_w1, 3)}`].filter(Boolean).join(', ');
+          const extra = [s.critic_w1 && `critic W1 ${show(s.critic_w1, 3)}`, s.judge_w1 && `judge W1 ${show(s.judge_w1, 3)}`, s.judge_joint_w1 && `joint judge W1 (frames 1-${f.frame}) ${show(s.judge_joint_w1, 3)}`].filter(Boolean).join(', ');
           console.log(`frame ${f.frame} (${f.rate} bits) ${DECODERS[name as DecoderName].title.padEnd(10)} MSE ${show(s.mse, 5)}${extra ? `, ${extra}` : ''}`);
         }
       }

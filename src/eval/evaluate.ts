@@ -22,8 +22,12 @@ export interface EvalOptions {
   first?: number;
   ditherSeeds: number[];
   batch?: number;
-  /** Train a fresh judge critic per decoder, frame and dither seed (on sequences of the split from first + 2^20 on). */
-  judge?: Omit<JudgeConfig, 'size'>;
+  /**
+   * Train a fresh judge critic per decoder, frame and dither seed (on sequences of the split from
+   * first + 2^20 on): a marginal one on the frame, and from frame 2 on also a joint one on frames
+   * 1..t (the 0-PLF-JD decoder's criterion).
+   */
+  judge?: Omit<JudgeConfig, 'size' | 'frames'>;
   /** Called after each dither seed (progress). */
   onSeed?: (seed: number) => void;
 }
@@ -40,7 +44,10 @@ export interface DecoderScores {
   mse: Stat;
   /** The model's own marginal critic: mean score of real frames minus that of decoded ones. */
   critic_w1?: Stat;
+  /** The marginal judge's W1 on this frame. */
   judge_w1?: Stat;
+  /** From frame 2 on: the joint judge's W1 on frames 1..t. */
+  judge_joint_w1?: Stat;
 }
 
 export interface EvalResult {
@@ -90,18 +97,18 @@ export function evaluate(model: Model, source: FrameSource, o: EvalOptions): Eva
     }
     const scores = sums.map((m) => new Map([...m].map(([k, v]) => [k, v / o.samples])));
     if (o.judge) {
+      // Frames lo..t of a sequence batch as channels: one frame for a marginal judge, 1..t for a joint one.
+      const pick = (ys: tf.Tensor4D[], lo: number, t: number) => (lo === t ? ys[t]! : (tf.concat(ys.slice(lo, t + 1), 3) as tf.Tensor4D));
       for (const name of codec.decoders) {
         for (let t = 0; t < T; t++) {
-          scores[t]!.set(`${name}.judge_w1`, judgeW1({ ...o.judge, size: source.size }, {
-            real: (start, n) => {
-              const xs = frames(start, n);
-              xs.forEach((x, i) => i !== t && x.dispose());
-              return xs[t]!;
-            },
-            fake: (x, start) => codec.decode(name, codec.encode(frames(start, x.shape[0]), { seed, firstGop: first + start }).messages)[t]!,
-            trainFrom: JUDGE_TRAIN_FROM,
-            heldOut: o.samples,
-          }));
+          for (const [metric, lo] of [['judge_w1', t], ...(t > 0 ? [['judge_joint_w1', 0]] : [])] as [string, number][]) {
+            scores[t]!.set(`${name}.${metric}`, judgeW1({ ...o.judge, size: source.size, frames: t - lo + 1 }, {
+              real: (start, n) => pick(frames(start, n), lo, t),
+              fake: (x, start) => pick(codec.decode(name, codec.encode(frames(start, x.shape[0]), { seed, firstGop: first + start }).messages), lo, t),
+              trainFrom: JUDGE_TRAIN_FROM,
+              heldOut: o.samples,
+            }));
+          }
         }
       }
     }
@@ -114,8 +121,8 @@ export function evaluate(model: Model, source: FrameSource, o: EvalOptions): Eva
       frame: t + 1, rate,
       decoders: Object.fromEntries(codec.decoders.map((name) => {
         const series = (metric: string) => (perSeed[0]![t]!.has(`${name}.${metric}`) ? stat(perSeed.map((s) => s[t]!.get(`${name}.${metric}`)!)) : undefined);
-        const [criticW1, judge] = [series('critic_w1'), series('judge_w1')];
-        const scores: DecoderScores = { mse: series('mse')!, ...(criticW1 ? { critic_w1: criticW1 } : {}), ...(judge ? { judge_w1: judge } : {}) };
+        const [criticW1, judge, joint] = [series('critic_w1'), series('judge_w1'), series('judge_joint_w1')];
+        const scores: DecoderScores = { mse: series('mse')!, ...(criticW1 ? { critic_w1: criticW1 } : {}), ...(judge ? { judge_w1: judge } : {}), ...(joint ? { judge_joint_w1: joint } : {}) };
         return [name, scores];
       })),
     })),

@@ -1,7 +1,9 @@
 /**
- * A realism score that does not depend on a run's own critic: a fresh marginal WGAN-GP critic
- * (the judge) is trained for a fixed number of steps to tell real frames from one decoder's
- * reconstructions, and its W1 estimate on held-out frames is the score. A run's own critic was
+ * A realism score that does not depend on a run's own critic: a fresh WGAN-GP critic (the
+ * judge) is trained for a fixed number of steps to tell real frames from one decoder's
+ * reconstructions, and its W1 estimate on held-out frames is the score. A marginal judge reads
+ * one frame; a joint judge reads frames 1..t stacked as channels, the law the 0-PLF-JD decoder
+ * must match. A run's own critic was
  * trained against its perception decoder only, so its estimates compare poorly across decoders
  * and runs; the judge starts from the same seed, sees the same frames for the same steps for
  * every decoder, and so gives numbers that compare. Being a trained critic's estimate, the
@@ -16,6 +18,8 @@ import { Rng } from '../rng.ts';
 export interface JudgeConfig {
   widths: number[];
   size: number;
+  /** Frames stacked as channels (default 1: a marginal judge). */
+  frames?: number;
   spectralNorm: boolean;
   steps: number;
   batch: number;
@@ -23,7 +27,7 @@ export interface JudgeConfig {
   optimizer: AdamConfig;
 }
 
-/** real(start, n) gives frames start..start+n-1 as [n, size, size, 1]; fake(real, start) one decoder's reconstructions of them. */
+/** real(start, n) gives sequences start..start+n-1 as [n, size, size, frames]; fake(real, start) one decoder's reconstructions of them. */
 export interface JudgeData {
   real: (start: number, n: number) => tf.Tensor4D;
   fake: (real: tf.Tensor4D, start: number) => tf.Tensor4D;
@@ -35,7 +39,7 @@ export interface JudgeData {
 const EPS_STREAM = 0x4a554447;
 
 export function judgeW1(c: JudgeConfig, d: JudgeData): number {
-  const p = initCritic({ widths: c.widths, size: c.size, frames: 1, spectralNorm: c.spectralNorm }, c.seed);
+  const p = initCritic({ widths: c.widths, size: c.size, frames: c.frames ?? 1, spectralNorm: c.spectralNorm }, c.seed);
   const opt = new Adam({ critic: p }, c.optimizer);
   try {
     for (let step = 0; step < c.steps; step++) {

@@ -69,6 +69,8 @@ export interface CellEval {
   rate: string;
   mse: Partial<Record<DecoderName, SeedStat>>;
   judge_w1?: Partial<Record<DecoderName, SeedStat>>;
+  /** The joint judge on frames 1..t (from frame 2 on): the 0-PLF-JD decoder's criterion. */
+  judge_joint_w1?: Partial<Record<DecoderName, SeedStat>>;
   /** With settings.otBound > 0: the scored frame's Theorem 3.2 bound. */
   ot_bound?: CellOtBound;
   eval_seconds: number;
@@ -117,13 +119,15 @@ export function evaluateCell(lm: LoadedModel, job: string, cell: string, from: s
   if (!f) throw new Error(`${from}: a model of ${r.frames.length} frame(s) has no frame ${index + 1}`);
   const mse: CellEval['mse'] = {};
   const judge: NonNullable<CellEval['judge_w1']> = {};
+  const joint: NonNullable<CellEval['judge_joint_w1']> = {};
   for (const [name, d] of Object.entries(f.decoders) as [DecoderName, NonNullable<(typeof f.decoders)[DecoderName]>][]) {
     mse[name] = fromStat(d.mse);
     if (d.judge_w1) judge[name] = fromStat(d.judge_w1);
+    if (d.judge_joint_w1) joint[name] = fromStat(d.judge_joint_w1);
   }
   return {
     job, cell, model: { from, id: lm.id, sha256: lm.sha256 }, source: r.source, split: r.split, first: r.first, samples: s.samples, dither_seeds: seeds,
-    judge_steps: s.judgeSteps, frame: f.frame, rate: f.rate, mse, ...(s.judgeSteps > 0 ? { judge_w1: judge } : {}),
+    judge_steps: s.judgeSteps, frame: f.frame, rate: f.rate, mse, ...(s.judgeSteps > 0 ? { judge_w1: judge, ...(Object.keys(joint).length ? { judge_joint_w1: joint } : {}) } : {}),
     ...(s.otBound ? { ot_bound: cellOtBound(lm, s.otBound, f.frame) } : {}),
     eval_seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
   };

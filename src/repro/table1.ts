@@ -125,8 +125,13 @@ export interface Table1Row {
   jd: MeanStd;
   /** D <= 2 D_MMSE (on the means), per perception decoder. */
   factor_of_two: { fmd: boolean; jd: boolean };
-  /** Each decoder's judge W1 (when --judge-steps > 0), and each perception decoder's as a fraction of the MMSE decoder's. */
+  /**
+   * Each decoder's judge W1 (when --judge-steps > 0): the marginal judge on frame 2, and the joint
+   * judge on frames 1-2 for MMSE and JD; each perception decoder's as a fraction of the MMSE
+   * decoder's under its own criterion (FMD: marginal, JD: joint).
+   */
   judge_w1?: Record<DecoderName, MeanStd>;
+  judge_joint_w1?: { mmse: MeanStd; jd: MeanStd };
   judge_w1_ratio?: { fmd: number | null; jd: number | null };
   /** With `--ot-bound N`: Theorem 3.2's optimum for the cell's encoder beside its learned 0-PLF-FMD decoder, on N sequences under dither seed 1. */
   ot_bound?: Table1OtBound;
@@ -208,13 +213,15 @@ export function table1Row(cell: Table1Cell, e: CellEval, presetsBehind: string[]
   };
   const [mmse, fmd, jd] = TABLE_DECODERS.map(get) as [ReturnType<typeof get>, ReturnType<typeof get>, ReturnType<typeof get>];
   const judge = e.judge_w1;
+  const joint = e.judge_joint_w1?.mmse && e.judge_joint_w1.jd ? { mmse: meanStd(e.judge_joint_w1.mmse), jd: meanStd(e.judge_joint_w1.jd) } : undefined;
   return {
     part: cell.part, cell: cell.name, R1: cell.R1, R2: cell.R2,
     mmse: meanStd(mmse), fmd: meanStd(fmd), jd: meanStd(jd),
     factor_of_two: { fmd: fmd.mean <= 2 * mmse.mean, jd: jd.mean <= 2 * mmse.mean },
     ...(judge?.mmse && judge.fmd && judge.jd ? {
       judge_w1: { mmse: meanStd(judge.mmse), fmd: meanStd(judge.fmd), jd: meanStd(judge.jd) },
-      judge_w1_ratio: { fmd: ratio(judge.fmd.mean, judge.mmse.mean), jd: ratio(judge.jd.mean, judge.mmse.mean) },
+      ...(joint ? { judge_joint_w1: joint } : {}),
+      judge_w1_ratio: { fmd: ratio(judge.fmd.mean, judge.mmse.mean), jd: joint ? ratio(joint.jd.mean, joint.mmse.mean) : ratio(judge.jd.mean, judge.mmse.mean) },
     } : {}),
     ...(e.ot_bound ? { ot_bound: table1OtBound(e.ot_bound) } : {}),
     per_seed: { mmse: mmse.per_seed, fmd: fmd.per_seed, jd: jd.per_seed },
@@ -256,12 +263,14 @@ export function table1Markdown(t: Table1, cells: Table1Cell[]): string {
   }
   if (judged) {
     lines.push('', `## Judge W1 (a fresh critic, ${t.judge_steps} steps per decoder and seed; lower is more realistic)`, '',
-      '| R1 | R2 | MMSE | 0-PLF-FMD | FMD / MMSE | 0-PLF-JD | JD / MMSE |', '| --- | --- | --- | --- | --- | --- | --- |');
+      'FMD against the marginal judge on frame 2; JD against the joint judge on frames 1-2 (the law it must match), each beside the MMSE decoder under the same judge.', '',
+      '| R1 | R2 | MMSE, marginal | 0-PLF-FMD | FMD / MMSE | MMSE, joint | 0-PLF-JD, joint | JD / MMSE |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const r of t.cells) {
       if (!r.judge_w1 || !r.judge_w1_ratio) continue;
       const w = (s: MeanStd) => `${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}`;
       const pc = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(0)}%`);
-      lines.push(`| ${showRate(r.R1)} | ${showRate(r.R2)} | ${w(r.judge_w1.mmse)} | ${w(r.judge_w1.fmd)} | ${pc(r.judge_w1_ratio.fmd)} | ${w(r.judge_w1.jd)} | ${pc(r.judge_w1_ratio.jd)} |`);
+      const jd = r.judge_joint_w1 ?? { mmse: r.judge_w1.mmse, jd: r.judge_w1.jd };
+      lines.push(`| ${showRate(r.R1)} | ${showRate(r.R2)} | ${w(r.judge_w1.mmse)} | ${w(r.judge_w1.fmd)} | ${pc(r.judge_w1_ratio.fmd)} | ${w(jd.mmse)} | ${w(jd.jd)} | ${pc(r.judge_w1_ratio.jd)} |`);
     }
   }
   const bounded = t.cells.filter((r) => r.ot_bound);
