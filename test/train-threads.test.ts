@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeTensorFile } from '../src/models/tensor-file.ts';
@@ -49,14 +49,20 @@ test('a 2-thread run killed with SIGKILL resumes to the weights of an uninterrup
 test('a wasm worker thread that dies stops the run at once with one clear line, and its last checkpoint resumes to the uninterrupted weights', async () => {
   const [whole, broken] = [join(tmp(), 'whole'), join(tmp(), 'broken')];
   assert.equal(train(whole, 2, '--steps', '60').status, 0);
-  // The first pthread worker is terminated 2.5 s into the run (a death the main thread, blocked in the thread pool, cannot see).
-  const started = Date.now();
-  const r = spawnSync(process.execPath, [CLI, 'train', '--preset', 'tiny-pframe-inf-2-mse', '--threads', '2', '--steps', '60', '--out', broken], {
-    encoding: 'utf8', env: { ...process.env, RDPV_FAULT_KILL_WASM_THREAD_MS: '2500' }, timeout: 120_000,
+  // Once a checkpoint exists, the test asks the supervisor to terminate the first pthread worker:
+  // a death the main thread, blocked in the thread pool, cannot see.
+  const trigger = join(tmp(), 'kill-a-worker');
+  const child = spawn(process.execPath, [CLI, 'train', '--preset', 'tiny-pframe-inf-2-mse', '--threads', '2', '--steps', '60', '--out', broken], {
+    env: { ...process.env, RDPV_FAULT_KILL_WASM_THREAD_WHEN: trigger }, stdio: ['ignore', 'ignore', 'pipe'],
   });
-  assert.equal(r.signal, 'SIGKILL', `stopped by the supervisor, not by the test's timeout (${Date.now() - started} ms): ${r.stderr}`);
-  assert.match(r.stderr, /^rdpv: a wasm worker thread died \(exit code 1\); the process stops, .* a training run continues with --resume\.$/m);
-  assert.ok(existsSync(join(broken, CHECKPOINT)), 'a checkpoint was written before the death');
+  let stderr = '';
+  child.stderr.on('data', (b) => (stderr += b));
+  const poll = setInterval(() => existsSync(join(broken, CHECKPOINT)) && (clearInterval(poll), writeFileSync(trigger, '')), 10);
+  const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_, s) => resolve(s)));
+  clearInterval(poll);
+  assert.ok(existsSync(trigger), `the run ended before its first checkpoint: ${stderr}`);
+  assert.equal(signal, 'SIGKILL', `stopped by the supervisor: ${stderr}`);
+  assert.match(stderr, /^rdpv: a wasm worker thread died \(exit code 1\); the process stops, .* a training run continues with --resume\.$/m);
   assert.ok(!existsSync(join(broken, MODEL)), 'the run did not finish');
   assert.equal(train(broken, 2, '--steps', '60', '--resume').status, 0);
   assertSameWeights(whole, broken);

@@ -42,12 +42,12 @@ type Message = { cmd?: string } | undefined;
  * workers are owned by a supervisor thread that only relays messages: it sees a death, says so on
  * stderr and kills the process. Files are written atomically, so a checkpoint or an output is
  * whole or absent, and a training run continues with --resume.
- * RDPV_FAULT_KILL_WASM_THREAD_MS (tests): the first pthread worker is terminated after that long.
+ * RDPV_FAULT_KILL_WASM_THREAD_WHEN=PATH (tests): the first pthread worker is terminated once PATH exists.
  */
 const SUPERVISOR = `
 const { parentPort, workerData, Worker } = require('node:worker_threads');
-const { writeSync } = require('node:fs');
-const { script, closing, faultMs } = workerData;
+const { existsSync, writeSync } = require('node:fs');
+const { script, closing, faultFile } = workerData;
 const exiting = new Int32Array(closing);
 const threads = new Map();
 const ending = new Set();
@@ -65,7 +65,9 @@ function start(id) {
   t.on('error', (e) => died((e && e.message) || String(e)));
   t.on('exit', (code) => { if (!ending.has(id)) died('exit code ' + code); });
   threads.set(id, t);
-  if (faultMs > 0 && threads.size === 1) setTimeout(() => t.terminate(), faultMs);
+  if (faultFile && threads.size === 1) {
+    const poll = setInterval(() => existsSync(faultFile) && (clearInterval(poll), t.terminate()), 20);
+  }
   return t;
 }
 function died(why) {
@@ -84,8 +86,8 @@ let supervisor: { thread: NodeWorker; adapters: Map<number, PthreadWorker> } | u
 function startSupervisor(): NonNullable<typeof supervisor> {
   if (supervisor) return supervisor;
   const closing = new SharedArrayBuffer(4);
-  const faultMs = Number(process.env.RDPV_FAULT_KILL_WASM_THREAD_MS ?? 0);
-  const thread = new NodeWorker(SUPERVISOR, { eval: true, execArgv: [], workerData: { script: workerScript, closing, faultMs } });
+  const faultFile = process.env.RDPV_FAULT_KILL_WASM_THREAD_WHEN;
+  const thread = new NodeWorker(SUPERVISOR, { eval: true, execArgv: [], workerData: { script: workerScript, closing, faultFile } });
   const adapters = new Map<number, PthreadWorker>();
   thread.on('message', ({ id, message }: Envelope) => adapters.get(id)?.deliver(message));
   // pthreadpool's threads live as long as the process; they must not keep it from exiting, nor
