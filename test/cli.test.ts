@@ -86,3 +86,14 @@ test('the src/cli modules import each other without a cycle', () => {
   };
   for (const file of graph.keys()) visit(file, []);
 });
+
+test('rdpv models lists every manifest entry with its size, the default one marked; --json gives the entries', async () => {
+  const manifest = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'models', 'manifest.json'), 'utf8')) as { models: { name: string; sha256: string; default?: boolean }[] };
+  const { code, out } = await runCli(['models']);
+  assert.equal(code, 0);
+  for (const m of manifest.models) assert.ok(out.some((l) => l.startsWith(`${m.default ? '*' : ' '} ${m.name} `) && l.includes(m.sha256.slice(0, 12))), `${m.name}: ${out.join('\n')}`);
+  const json = await runCli(['models', '--json']);
+  const entries = JSON.parse(json.out.join('\n')) as { name: string; bytes: number }[];
+  assert.deepEqual(entries.map((e) => e.name), manifest.models.map((m) => m.name));
+  assert.ok(entries.every((e) => e.bytes > 0));
+});

@@ -8,6 +8,7 @@ export const commands: Record<string, () => Promise<Command>> = {
   decode: async () => (await import('./decode.ts')).default,
   data: async () => (await import('./data.ts')).default,
   info: async () => (await import('./info.ts')).default,
+  models: async () => (await import('./models.ts')).default,
   theory: async () => (await import('./theory.ts')).default,
   train: async () => (await import('./train.ts')).default,
   view: async () => (await import('./view.ts')).default,

@@ -254,7 +254,7 @@ export async function runTradeoff(o: TradeoffOptions): Promise<{ code: number; t
   const p = tradeoffPlan(o);
   const zoo = o.zoo ?? folderStore();
   const zooSha = isZoo(p.from) ? (await zooManifest(zoo)).find((e) => e.name === p.from.slice(4))?.sha256 : undefined;
-  if (isZoo(p.from) && zooSha === undefined) throw new UserError(`--from ${p.from}: no such shipped model (rdpv info --models lists them)`);
+  if (isZoo(p.from) && zooSha === undefined) throw new UserError(`--from ${p.from}: no such shipped model (rdpv models lists them)`);
   const stage1Sha = () => zooSha ?? fileSha(join(o.runs, p.from, MODEL));
   const byId = new Map(p.runs.map((r) => [r.id, r]));
   const runOf = (job: Job) => byId.get(job.kind === 'eval' ? job.id.replace(/^eval-(heldout-)?/, '') : job.id);
