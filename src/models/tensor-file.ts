@@ -1,7 +1,7 @@
 /**
  * A safetensors-compatible single file (pure bytes in, bytes out, so browsers read it too):
  *   8-byte little-endian header length N, N bytes of JSON header, then raw little-endian data.
- * Header: { name: { dtype: "F32", shape: [...], data_offsets: [begin, end] }, __metadata__: { key: string } }
+ * Header: { name: { dtype: "F32" (or "F16"), shape: [...], data_offsets: [begin, end] }, __metadata__: { key: string } }
  * with offsets relative to the start of the data section. See docs/weights.md.
  * Checkpoints and trained models also record the sha256 of the data section under the metadata key
  * `data_sha256`; the reader checks it when present (older files without it still load).
@@ -75,18 +75,61 @@ interface Entry {
   data_offsets: [number, number];
 }
 
-/** `checksum`: record the data section's sha256 under DATA_SHA256 (checkpoints and trained models do). */
-export function encodeTensorFile(arrays: NamedArrays, metadata: Record<string, string>, options: { checksum?: boolean } = {}): Uint8Array {
-  const bytes = encodeWith(arrays, metadata);
+/** The stored element types: float32, or float16 (half the size: the shipped zoo's choice where outputs allow). */
+export type StoredDtype = 'F32' | 'F16';
+const BYTES: Record<StoredDtype, number> = { F32: 4, F16: 2 };
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE half bits of a float32, rounded to nearest even; out of range goes to infinity, tiny values to subnormals or zero. */
+export function toHalf(v: number): number {
+  f32[0] = v;
+  const x = u32[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf, NaN
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    // Subnormal: the implicit bit joins the mantissa, shifted down, rounded to nearest even.
+    const m = mant | 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = m & ((1 << shift) - 1);
+    let out = m >>> shift;
+    if (rest > half || (rest === half && out & 1)) out++;
+    return sign | out;
+  }
+  let out = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && out & 1)) out++; // a carry into the exponent is still right
+  return sign | out;
+}
+
+export function fromHalf(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** `checksum`: record the data section's sha256 under DATA_SHA256 (checkpoints and trained models do). `dtype`: F32 (default) or F16. */
+export function encodeTensorFile(arrays: NamedArrays, metadata: Record<string, string>, options: { checksum?: boolean; dtype?: StoredDtype } = {}): Uint8Array {
+  const bytes = encodeWith(arrays, metadata, options.dtype ?? 'F32');
   return options.checksum ? withDataChecksum(bytes) : bytes;
 }
 
-function encodeWith(arrays: NamedArrays, metadata: Record<string, string>): Uint8Array {
+function encodeWith(arrays: NamedArrays, metadata: Record<string, string>, dtype: StoredDtype): Uint8Array {
   const header: Record<string, Entry | Record<string, string>> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, { shape, data }] of arrays) {
-    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
-    offset += data.byteLength;
+    header[name] = { dtype, shape, data_offsets: [offset, offset + data.length * BYTES[dtype]] };
+    offset += data.length * BYTES[dtype];
   }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - ((8 + json.length) % 8)) % 8); // align the data section to 8 bytes
@@ -98,7 +141,8 @@ function encodeWith(arrays: NamedArrays, metadata: Record<string, string>): Uint
   let at = 8 + headerBytes.length;
   for (const { data } of arrays.values()) {
     // Float32Array is host-endian; write element by element so the file is little-endian everywhere.
-    for (let i = 0; i < data.length; i++, at += 4) view.setFloat32(at, data[i]!, true);
+    if (dtype === 'F32') for (let i = 0; i < data.length; i++, at += 4) view.setFloat32(at, data[i]!, true);
+    else for (let i = 0; i < data.length; i++, at += 2) view.setUint16(at, toHalf(data[i]!), true);
   }
   return out;
 }
@@ -153,15 +197,17 @@ export function decodeTensorFile(bytes: Uint8Array, source: string): { arrays: N
     }
     const e = raw as Partial<Entry>;
     if (!e || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) throw corrupt(`entry '${name}' lacks shape or data_offsets`);
-    if (e.dtype !== 'F32') throw new UserError(`${source}: tensor '${name}' has dtype ${String(e.dtype)}, expected F32`);
+    if (e.dtype !== 'F32' && e.dtype !== 'F16') throw new UserError(`${source}: tensor '${name}' has dtype ${String(e.dtype)}, expected F32 or F16`);
+    const size = BYTES[e.dtype];
     const [begin, end] = e.data_offsets;
     const count = e.shape.reduce((a: number, b: number) => a * b, 1);
-    if (!(Number.isInteger(begin) && Number.isInteger(end) && begin! >= 0 && end === begin! + 4 * count)) {
+    if (!(Number.isInteger(begin) && Number.isInteger(end) && begin! >= 0 && end === begin! + size * count)) {
       throw corrupt(`entry '${name}' has offsets that do not fit its shape`);
     }
     if (end! > dataLength) throw corrupt(`truncated: tensor '${name}' ends at byte ${dataStart + end!}, file has ${bytes.length}`);
     const data = new Float32Array(count);
-    for (let i = 0; i < count; i++) data[i] = view.getFloat32(dataStart + begin! + 4 * i, true);
+    if (size === 4) for (let i = 0; i < count; i++) data[i] = view.getFloat32(dataStart + begin! + 4 * i, true);
+    else for (let i = 0; i < count; i++) data[i] = fromHalf(view.getUint16(dataStart + begin! + 2 * i, true));
     arrays.set(name, { shape: e.shape, data });
   }
   // After the structure (a cut file says 'truncated'): the recorded sha256 of the data, if any.

@@ -31,6 +31,9 @@ export interface ZooEntry {
   /** Total over the stages. */
   train_seconds: number;
   metrics: Record<string, number>;
+  /** 'F16': the weights are stored as float16 (scripts/ship-model.ts --f16), after this check against the run's float32 file. */
+  stored?: 'F16';
+  f16_check?: { sequences: number; max_abs_diff: number; symbols_changed: number };
 }
 
 export async function zooManifest(store: WeightStore): Promise<ZooEntry[]> {
