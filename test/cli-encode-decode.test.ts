@@ -11,6 +11,7 @@ import { initEngine } from '../src/engine/index.ts';
 import { initPosition, type GopModel, type GopModelConfig } from '../src/models/gop.ts';
 import { encodeModelFile } from '../src/models/model-file.ts';
 import { runCli } from './run-cli.ts';
+import { hasFfmpeg } from './support/tools.ts';
 
 await initEngine();
 const root = mkdtempSync(join(tmpdir(), 'rdpv-encdec-'));
@@ -234,7 +235,6 @@ test('without ffmpeg on PATH, a video input is one line naming the Debian packag
   }
 });
 
-const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
 
 test('an MP4 made by ffmpeg (lavfi testsrc, 96x72 colour) encodes and decodes to an MP4', { skip: hasFfmpeg ? false : 'ffmpeg/ffprobe not on PATH: the video paths are not tested here' }, async () => {
   const mp4 = at('testsrc.mp4');

@@ -6,16 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KTH_ACTIONS, loadKth } from '../src/data/kth.ts';
 import { UserError } from '../src/errors.ts';
+import { hasFfmpeg } from './support/tools.ts';
 
 const FRAME = 64 * 64;
-const hasFfmpeg = (() => {
-  try {
-    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 const skip = hasFfmpeg ? false : 'ffmpeg is not installed (apt-get install ffmpeg); the KTH loader needs it';
 
 let dir = '';

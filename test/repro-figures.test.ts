@@ -17,6 +17,7 @@ import { gridLayout } from '../src/repro/labelled-grid.ts';
 import { videoCodec } from '../src/video/codec.ts';
 import { runCli } from './run-cli.ts';
 import { tinyGopModel } from './support/tiny.ts';
+import { hasFfmpeg } from './support/tools.ts';
 
 // The GOP trainers need the wasm kernel pack (the cpu backend takes minutes per tiny step).
 await initEngine({ backend: 'wasm' });
@@ -161,14 +162,6 @@ test('fig2 --tiny on the trained runs with the shipped classifier: the picture, 
   assert.match(readFileSync(join(shared.results, 'fig2.md'), 'utf8'), /\| ground truth \|/);
 });
 
-const hasFfmpeg = (() => {
-  try {
-    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 test('fig4 on a generated KTH folder with a GOP model file: the rows with the largest I-frame error and random rows', { skip: hasFfmpeg ? false : 'ffmpeg is not installed (the KTH loader needs it)' }, async () => {
   const dir = tmp();
