@@ -11,7 +11,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { cpus, hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Table1 } from '../src/repro/table1.ts';
 import { table1Cells, table1Grid } from '../src/repro/table1.ts';
 import { runCli } from './run-cli.ts';
@@ -92,12 +92,10 @@ test('a Slurm array job of 3 shards of the tiny grid, merged, gives the table of
   const flags = ['--tiny', '--samples', '4', '--dither-seeds', '2'];
   const slurm = await startSlurm(dir);
   try {
-    const script = join(dir, 'table1.sbatch');
-    writeFileSync(script, [
-      '#!/bin/sh', `cd '${ROOT}'`,
-      `exec '${process.execPath}' bin/rdpv.js repro table1 ${flags.join(' ')} --runs '${runs}' --results '${results}' --poll 0.5 --shard "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT"`, '',
-    ].join('\n'));
-    const sb = spawnSync(bin('sbatch'), ['--wait', '--array=0-2', '--cpus-per-task=1', `--output=${join(dir, 'shard-%a.out')}`, script], { env: slurm.env, encoding: 'utf8', timeout: 500_000 });
+    // The shipped batch file (docs/cluster.md), as a user submits it from the checkout, on the tiny grid.
+    const script = join(ROOT, 'examples', 'cluster', 'table1.sbatch');
+    const env = { ...slurm.env, PATH: `${dirname(process.execPath)}:${slurm.env.PATH ?? process.env.PATH}`, RDPV_RUNS: runs, RDPV_RESULTS: results, RDPV_FLAGS: [...flags, '--poll', '0.5'].join(' ') };
+    const sb = spawnSync(bin('sbatch'), ['--wait', '--array=0-2', `--output=${join(dir, 'shard-%a.out')}`, script], { cwd: ROOT, env, encoding: 'utf8', timeout: 500_000 });
     const outputs = [0, 1, 2].map((i) => { try { return readFileSync(join(dir, `shard-${i}.out`), 'utf8'); } catch { return '(no output)'; } });
     assert.equal(sb.status, 0, `sbatch: ${sb.stdout}${sb.stderr}\n${outputs.join('\n----\n')}`);
   } finally {
