@@ -5,7 +5,8 @@
  *   MMSE reference the encoder side produces (soft-quantizer gradient, hard forward);
  * - 'perception': encoders and MMSE decoder frozen (the representation is fixed); the 0-PLF-FMD
  *   decoder against a marginal critic on the frame, the 0-PLF-JD decoder, which reads its own
- *   earlier outputs, against a joint critic on all frames so far.
+ *   earlier outputs, against a joint critic on all frames so far. Each step updates the decoders
+ *   (against the critics as they are), then the critics on those decoders' outputs.
  * All randomness is a pure function of (seed, step), so a resumed run is the uninterrupted one.
  */
 import { tf } from '../engine/index.ts';
@@ -194,10 +195,32 @@ export class GopTrainer implements Trainer {
     const realOf = (name: 'fmd' | 'jd') => (DECODERS[name].critic === 'joint' ? realJoint : x);
     const rng = new Rng(c.seed, EPS_STREAM, step);
     const eps = tf.tensor4d(Float32Array.from({ length: c.batch }, () => rng.uniform()), [c.batch, 1, 1, 1]);
-    // The critics' fake batches, in the same (training) BatchNorm mode as the decoder update below.
-    const fakeCtx = trainCtx();
-    const fake = decodeAll(fakeCtx);
-    applyUpdates(fakeCtx, false);
+    // A step with a decoder update makes it first, against the critics as they are; its outputs
+    // (this batch through these weights, in training BatchNorm mode) are then the critics' fake
+    // batch, which would otherwise be the same forward pass again: one decoder pass a step, not two.
+    const mses: number[] = [];
+    let fake: tf.Tensor4D[];
+    if ((step + 1) % c.criticPerDecoder === 0) {
+      const ctx = trainCtx();
+      let ys: tf.Tensor4D[] = [];
+      const dec = tf.variableGrads(() => {
+        ys = decodeAll(ctx).map((y) => tf.keep(y));
+        return tf.addN(ys.map((y, i) => {
+          const name = this.trained[i]!;
+          const e = mse(y, x);
+          mses.push(e.dataSync()[0]!);
+          const lambda = name === 'jd' ? (c.lambdaJoint ?? c.lambda) : c.lambda;
+          return tf.add(e, tf.mul(tf.neg(tf.mean(critic(criticOf(name), criticInput(name, y)))), lambda));
+        })) as tf.Scalar;
+      }, this.codecOpt.variables());
+      this.codecOpt.apply(dec.grads);
+      applyUpdates(ctx);
+      fake = ys;
+    } else {
+      const fakeCtx = trainCtx();
+      fake = decodeAll(fakeCtx);
+      applyUpdates(fakeCtx, false);
+    }
     for (const name of this.trained) updateSpectralNorms(criticOf(name));
     const w1: number[] = [];
     const critics = tf.variableGrads(() => {
@@ -209,25 +232,10 @@ export class GopTrainer implements Trainer {
       return tf.mul(tf.addN(losses), poison) as tf.Scalar;
     }, this.criticOpt!.variables());
     this.criticOpt!.apply(critics.grads);
+    tf.dispose(fake); // kept past the decoder update's tape
     const losses: Losses = { critic: critics.value.dataSync()[0]! };
     this.trained.forEach((name, i) => (losses[`w1_${name}`] = w1[i]!));
-    if ((step + 1) % c.criticPerDecoder === 0) {
-      const ctx = trainCtx();
-      const d: number[] = [];
-      const dec = tf.variableGrads(() => {
-        const ys = decodeAll(ctx);
-        return tf.addN(ys.map((y, i) => {
-          const name = this.trained[i]!;
-          const e = mse(y, x);
-          d.push(e.dataSync()[0]!);
-          const lambda = name === 'jd' ? (c.lambdaJoint ?? c.lambda) : c.lambda;
-          return tf.add(e, tf.mul(tf.neg(tf.mean(critic(criticOf(name), criticInput(name, y)))), lambda));
-        })) as tf.Scalar;
-      }, this.codecOpt.variables());
-      this.codecOpt.apply(dec.grads);
-      applyUpdates(ctx);
-      this.trained.forEach((name, i) => (losses[`mse_${name}`] = d[i]!));
-    }
+    if (mses.length) this.trained.forEach((name, i) => (losses[`mse_${name}`] = mses[i]!));
     return losses;
   }
 }
