@@ -67,6 +67,10 @@ test('a GOP model gets a marginal judge on every frame and, from frame 2 on, a j
   });
   assert.equal(r.frames[2]!.decoders.jd!.judge_joint_w1!.mean, want);
   assert.notEqual(r.frames[2]!.decoders.jd!.judge_w1!.mean, want, 'the marginal judge reads frame 3 alone');
+  // Judging one frame only (a Table 1 cell's P-frame) gives that frame's judges as before, and none elsewhere.
+  const only = evaluate(model, source, { samples: 4, ditherSeeds: [1], batch: 4, judge, judgeFrames: [3] });
+  assert.deepEqual(only.frames.map((f) => Object.keys(f.decoders.jd!)), [['mse', 'critic_w1'], ['mse'], ['mse', 'judge_w1', 'judge_joint_w1']]);
+  assert.deepEqual(only.frames[2]!.decoders, r.frames[2]!.decoders);
 });
 
 test('rdpv eval --json prints a CompressAI-style results file; a missing model file is one line and exit 2', async () => {

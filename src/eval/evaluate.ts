@@ -28,6 +28,8 @@ export interface EvalOptions {
    * 1..t (the 0-PLF-JD decoder's criterion).
    */
   judge?: Omit<JudgeConfig, 'size' | 'frames'>;
+  /** The frames (1-based) the judges score (default: every frame): a Table 1 cell needs frame 2 only. */
+  judgeFrames?: number[];
   /** Called after each dither seed (progress). */
   onSeed?: (seed: number) => void;
 }
@@ -101,6 +103,7 @@ export function evaluate(model: Model, source: FrameSource, o: EvalOptions): Eva
       const pick = (ys: tf.Tensor4D[], lo: number, t: number) => (lo === t ? ys[t]! : (tf.concat(ys.slice(lo, t + 1), 3) as tf.Tensor4D));
       for (const name of codec.decoders) {
         for (let t = 0; t < T; t++) {
+          if (o.judgeFrames && !o.judgeFrames.includes(t + 1)) continue;
           for (const [metric, lo] of [['judge_w1', t], ...(t > 0 ? [['judge_joint_w1', 0]] : [])] as [string, number][]) {
             scores[t]!.set(`${name}.${metric}`, judgeW1({ ...o.judge, size: source.size, frames: t - lo + 1 }, {
               real: (start, n) => pick(frames(start, n), lo, t),

@@ -113,7 +113,8 @@ export function evaluateCell(lm: LoadedModel, job: string, cell: string, from: s
   const critic = lm.model.config.critic ?? DEFAULT_JUDGE_CRITIC;
   const r: EvalResult = evaluate(lm.model, source, {
     samples: s.samples, split: s.heldOut === undefined ? 'test' : 'train', first: s.heldOut ?? 0, ditherSeeds: seeds, batch: s.batch, onSeed,
-    ...(s.judgeSteps > 0 ? { judge: { widths: critic.widths, spectralNorm: critic.spectralNorm, steps: s.judgeSteps, batch: JUDGE_BATCH, seed: JUDGE_SEED, optimizer: JUDGE_ADAM } } : {}),
+    // Judges for the scored frame only (and its joint judge over the frames up to it).
+    ...(s.judgeSteps > 0 ? { judge: { widths: critic.widths, spectralNorm: critic.spectralNorm, steps: s.judgeSteps, batch: JUDGE_BATCH, seed: JUDGE_SEED, optimizer: JUDGE_ADAM }, judgeFrames: [index + 1] } : {}),
   });
   const f = r.frames[index];
   if (!f) throw new Error(`${from}: a model of ${r.frames.length} frame(s) has no frame ${index + 1}`);
