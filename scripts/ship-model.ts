@@ -1,12 +1,14 @@
 /**
  * Copy a finished training run's model into models/ and record it in models/manifest.json:
- *   node --import tsx scripts/ship-model.ts RUN_DIR NAME "COMMAND" [...] [--stage1 RUN_DIR] [--default] [--f16]
+ *   node --import tsx scripts/ship-model.ts RUN_DIR NAME "COMMAND" [...] [--stage1 RUN_DIR] [--default] [--f16] [--no-critics]
  * RUN_DIR is the run that wrote the model; --stage1 names the MSE run a perception run started
  * from, so the manifest's training time covers both stages. The metrics, times and sha256 come
  * from the runs' own result.json files and the copied file, never typed by hand.
  * --f16 stores the weights as float16 (half the size) after checking that every decoder's
  * outputs on 64 test sequences stay within 1e-3 of float32's on the same messages; the check
  * (and how many latent symbols the float16 encoder changes) goes into the manifest.
+ * --no-critics leaves the training critics out (decoding never reads them; evaluation judges with
+ * fresh critics): a GOP position's critics are a third of its weights.
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,22 +16,22 @@ import { parseFlags } from '../src/cli/args.ts';
 import { frameOf, movingMnistSource } from '../src/data/source.ts';
 import { initEngine, tf } from '../src/engine/index.ts';
 import { disposeModel, readModelFile, sha256Hex } from '../src/models/model-file.ts';
-import { decodeTensorFile, encodeTensorFile } from '../src/models/tensor-file.ts';
+import { decodeTensorFile, encodeTensorFile, type NamedArrays } from '../src/models/tensor-file.ts';
 import { folderStore, writeFileAtomic, ZOO_DIR } from '../src/models/weights-io.ts';
 import { zooManifest, type ZooEntry } from '../src/models/zoo.ts';
 import { videoCodec } from '../src/video/codec.ts';
 
-const USAGE = 'usage: ship-model.ts RUN_DIR NAME "COMMAND" [...] [--stage1 RUN_DIR] [--default] [--f16]';
+const USAGE = 'usage: ship-model.ts RUN_DIR NAME "COMMAND" [...] [--stage1 RUN_DIR] [--default] [--f16] [--no-critics]';
 /** Largest decoded difference float16 weights may make, on [0, 1] pixels. */
 const F16_TOLERANCE = 1e-3;
 let flags;
 try {
-  flags = parseFlags(process.argv.slice(2), { stage1: { type: 'string' }, default: { type: 'boolean' }, f16: { type: 'boolean' } }, true);
+  flags = parseFlags(process.argv.slice(2), { stage1: { type: 'string' }, default: { type: 'boolean' }, f16: { type: 'boolean' }, 'no-critics': { type: 'boolean' } }, true);
 } catch (e) {
   console.error(`${(e as Error).message}\n${USAGE}`);
   process.exit(2);
 }
-const { values: { stage1: stage1Dir, default: isDefault, f16 }, positionals: [runDir, name, ...commands] } = flags;
+const { values: { stage1: stage1Dir, default: isDefault, f16, 'no-critics': noCritics }, positionals: [runDir, name, ...commands] } = flags;
 if (!runDir || !name || commands.length === 0) {
   console.error(USAGE);
   process.exit(2);
@@ -39,13 +41,17 @@ const result = readResult(runDir);
 const stages = [...(stage1Dir ? [readResult(stage1Dir)] : []), result].map((r) => ({ preset: r.preset, steps: r.steps, train_seconds: r.train_seconds }));
 const file = `${name}.safetensors`;
 let f16Check: ZooEntry['f16_check'];
-if (f16) {
+if (f16 || noCritics) {
   const bytes = new Uint8Array(readFileSync(result.model));
   const { arrays, metadata } = decodeTensorFile(bytes, result.model);
-  const half = encodeTensorFile(arrays, metadata, { checksum: true, dtype: 'F16' });
-  f16Check = await checkF16(bytes, half);
-  if (f16Check.max_abs_diff > F16_TOLERANCE) throw new Error(`float16 weights move decoded outputs by ${f16Check.max_abs_diff} (> ${F16_TOLERANCE}): ship float32`);
-  writeFileAtomic(join(ZOO_DIR, file), half);
+  if (noCritics) stripCritics(arrays, metadata);
+  const full = encodeTensorFile(arrays, metadata, { checksum: true });
+  const out = f16 ? encodeTensorFile(arrays, metadata, { checksum: true, dtype: 'F16' }) : full;
+  if (f16) {
+    f16Check = await checkF16(full, out);
+    if (f16Check.max_abs_diff > F16_TOLERANCE) throw new Error(`float16 weights move decoded outputs by ${f16Check.max_abs_diff} (> ${F16_TOLERANCE}): ship float32`);
+  }
+  writeFileAtomic(join(ZOO_DIR, file), out);
 } else {
   copyFileSync(result.model, join(ZOO_DIR, file));
   const copied = await sha256Hex(readFileSync(join(ZOO_DIR, file)));
@@ -63,6 +69,7 @@ models.push({
   name, file, sha256, ...(isDefault ? { default: true } : {}), commands,
   preset: result.preset, stages, train_seconds: Number(stages.reduce((t, st) => t + st.train_seconds, 0).toFixed(1)), metrics: result.metrics,
   ...(f16Check ? { stored: 'F16' as const, f16_check: f16Check } : {}),
+  ...(noCritics ? { critics: false } : {}),
 });
 writeFileSync(join(ZOO_DIR, 'manifest.json'), JSON.stringify({ models }, null, 2) + '\n');
 console.log(`${file} sha256 ${sha256} recorded in models/manifest.json`);
@@ -101,4 +108,13 @@ async function checkF16(full: Uint8Array, half: Uint8Array): Promise<NonNullable
     disposeModel(a.model);
     disposeModel(b.model);
   }
+}
+
+/** Drop every critic tensor (`critic.*` groups, also under the I-frame's and positions' prefixes) and the I-frame config's critic, which says the file has one. */
+function stripCritics(arrays: NamedArrays, metadata: Record<string, string>): void {
+  for (const name of [...arrays.keys()]) if (/(^|\.)critic\./.test(name)) arrays.delete(name);
+  const config = JSON.parse(metadata.model!) as { kind: string; critic?: unknown; iframe?: { critic?: unknown } };
+  if (config.kind === 'iframe') delete config.critic;
+  else delete config.iframe?.critic;
+  metadata.model = JSON.stringify(config);
 }

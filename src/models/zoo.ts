@@ -34,6 +34,8 @@ export interface ZooEntry {
   /** 'F16': the weights are stored as float16 (scripts/ship-model.ts --f16), after this check against the run's float32 file. */
   stored?: 'F16';
   f16_check?: { sequences: number; max_abs_diff: number; symbols_changed: number };
+  /** false: the training critics were left out of the file (scripts/ship-model.ts --no-critics). */
+  critics?: false;
 }
 
 export async function zooManifest(store: WeightStore): Promise<ZooEntry[]> {
