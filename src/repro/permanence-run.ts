@@ -17,10 +17,11 @@ import { disposeModel, readModelFile, type LoadedModel } from '../models/model-f
 import { disposeParams } from '../models/params.ts';
 import { folderStore, loadModelArg, readFileOrFail } from '../models/weights-io.ts';
 import { loadZooModel, MANIFEST, zooManifest, type WeightStore } from '../models/zoo.ts';
-import { presetNames, presets } from '../train/presets.ts';
+import { presets } from '../train/presets.ts';
 import { MODEL } from '../train/run.ts';
 import { EVAL_DATA_SEED } from './cell-eval.ts';
 import { renderChart, type ChartSpec } from './chart.ts';
+import { fig3Cells } from './fig3.ts';
 import { trainingFinished, writeResults } from './runs.ts';
 
 /** One model to read: a label for tables and charts (default: the model's name), where it comes from, and how to load it. */
@@ -30,14 +31,8 @@ export interface PermanenceModel {
   load(): Promise<LoadedModel>;
 }
 
-/**
- * The GOP-3 cells of the paper's Figure 3 whose presets exist: `pframe-12-<R2>-<R3>` (R1 = 12),
- * named after their perception preset; with `tiny`, the `tiny-pframe-12-*-*` ones.
- */
-export function gop3Cells(tiny: boolean): { cell: string; preset: string }[] {
-  const pattern = tiny ? /^tiny-pframe-12-[^-]+-[^-]+-perception$/ : /^pframe-12-[^-]+-[^-]+-perception$/;
-  return presetNames().filter((p) => pattern.test(p)).map((preset) => ({ cell: preset.replace(/-perception$/, ''), preset }));
-}
+/** The GOP-3 cells read: Figure 3's (R1 = 12, src/repro/fig3.ts), named as their perception preset's cell. */
+export const gop3Cells = (tiny: boolean): { cell: string; preset: string }[] => fig3Cells(tiny).map((c) => ({ cell: c.name, preset: c.preset }));
 
 export type ModelChoice = { kind: 'files'; specs: string[] } | { kind: 'pretrained' } | { kind: 'runs'; runs: string };
 
