@@ -3,16 +3,20 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerKernelPack } from './kernel-pack.ts';
 import { MAX_WASM_THREADS, setWasmThreadedBackend, wasmThreadsInUse } from './wasm-threads.ts';
+import { setWebGpuBackend, webGpuAvailable } from './webgpu.ts';
 
-export type BackendName = 'wasm' | 'cpu';
+export type BackendName = 'wasm' | 'cpu' | 'webgpu';
 
 export interface EngineOptions {
-  /** `wasm` (XNNPACK, with the project's kernel pack) by default; `cpu` is the pure-JS reference. */
+  /**
+   * `wasm` (XNNPACK, with the project's kernel pack) by default; `cpu` is the pure-JS reference;
+   * `webgpu` a GPU through WebGPU (src/engine/webgpu.ts: in Node, tensors are read with `await data()`).
+   */
   backend?: BackendName;
   /**
    * Threads of the wasm backend, 1 to 8 (default 1: the single-threaded SIMD build, bit for
    * bit today's path; more: the threaded SIMD build). Fixed for the process by the first
-   * wasm initialisation. Ignored by `cpu`.
+   * wasm initialisation. Ignored by `cpu` and `webgpu`.
    */
   threads?: number;
 }
@@ -36,9 +40,10 @@ export async function initEngine(options: EngineOptions = {}): Promise<typeof tf
     }
     if (inUse === undefined && threads !== 1) await setWasmThreadedBackend(threads);
   }
-  if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend '${backend}' failed to initialise`);
+  if (backend === 'webgpu') await setWebGpuBackend();
+  else if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend '${backend}' failed to initialise`);
   await tf.ready();
   return tf;
 }
 
-export { MAX_WASM_THREADS, tf };
+export { MAX_WASM_THREADS, tf, webGpuAvailable };

@@ -30,9 +30,12 @@ export class Adam {
   apply(grads: tf.NamedTensorMap, lrScale = 1): void {
     const { beta1, beta2 } = this.config;
     const lr = this.config.lr * lrScale;
-    const t = this.state.t.dataSync()[0]! + 1;
-    const step = (lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
     tf.tidy(() => {
+      // The step count and the bias-corrected rate lr * sqrt(1 - beta2^t) / (1 - beta1^t) stay on
+      // the device: a GPU backend could hand t back to the host only asynchronously.
+      const t = tf.add(this.state.t, 1);
+      this.state.t.assign(t);
+      const step = tf.div(tf.mul(tf.sqrt(tf.sub(1, tf.pow(beta2, t))), lr), tf.sub(1, tf.pow(beta1, t)));
       for (const [name, v] of this.vars) {
         const g = grads[v.name];
         if (!g) throw new Error(`no gradient for ${name}`);
@@ -43,6 +46,5 @@ export class Adam {
         v.assign(tf.sub(v, tf.div(tf.mul(m, step), tf.add(tf.sqrt(s), 1e-8))));
       }
     });
-    this.state.t.assign(tf.scalar(t));
   }
 }

@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initEngine, tf, webGpuAvailable } from '../src/engine/index.ts';
+import { binWidth, quantizeTensor } from '../src/codec/quantizer.ts';
+import { movingMnistBatch } from '../src/data/moving-mnist.ts';
+import { frameOf } from '../src/data/source.ts';
+import { DECODER_NAMES } from '../src/models/decoders.ts';
+import { decode, encode, iframeConfigFor, initIFrameModel, type IFrameModelConfig } from '../src/models/iframe.ts';
+import { trainCtx } from '../src/models/layers.ts';
+import { Adam } from '../src/optim/adam.ts';
+import { Rng } from '../src/rng.ts';
+import { presets } from '../src/train/presets.ts';
+import { videoCodec } from '../src/video/codec.ts';
+import type { FrameMessage } from '../src/video/types.ts';
+import { assertClose } from './support/close.ts';
+import { tinyGopModel } from './support/tiny.ts';
+
+const skip = (await webGpuAvailable()) ? false : 'no WebGPU adapter here (on Linux: Mesa lavapipe, mesa-vulkan-drivers 25 from bookworm-backports, which .ci/run installs)';
+
+/** Run `fn` on a backend and read its tensors back asynchronously (the only way on webgpu in Node). */
+async function on(backend: 'wasm' | 'webgpu', fn: () => tf.Tensor[]): Promise<Float32Array[]> {
+  await initEngine({ backend });
+  const ts = fn();
+  const out = (await Promise.all(ts.map((t) => t.data()))) as Float32Array[];
+  tf.dispose(ts);
+  return out;
+}
+
+test('a GOP model decodes the same messages on webgpu as on wasm, with every decoder', { skip, timeout: 600_000 }, async () => {
+  await initEngine({ backend: 'wasm' });
+  const lm = await tinyGopModel(4);
+  const codec = videoCodec(lm.model);
+  const n = 2;
+  const seqs = movingMnistBatch({ split: 'test', seed: 2, frames: 3 }, 0, n);
+  // The messages once, on wasm, as plain arrays: each backend decodes exactly the same bits.
+  const sent = tf.tidy(() => codec.encode([0, 1, 2].map((t) => tf.tensor4d(frameOf(seqs, t), [n, 64, 64, 1])), { seed: 1, firstGop: 0 }).messages
+    .map((m) => m.latents.map((l) => ({ zq: l.zq.arraySync(), u: l.u.arraySync() }))));
+  const messages = (): FrameMessage[] => sent.map((ls) => ({ latents: ls.map((l) => ({ zq: tf.tensor2d(l.zq), u: tf.tensor2d(l.u) })) }));
+  const decodeAll = () => DECODER_NAMES.flatMap((d) => codec.decode(d, messages()));
+  const [want, got] = [await on('wasm', decodeAll), await on('webgpu', decodeAll)];
+  want.forEach((w, i) => assertClose(got[i]!, w, 1e-4, `decoder ${DECODER_NAMES[Math.floor(i / 3)]} frame ${(i % 3) + 1}`));
+});
+
+test('a training step of the I-frame codec gives the same gradients on webgpu as on wasm, and Adam steps without reading back to the host', { skip, timeout: 600_000 }, async () => {
+  const p = presets['tiny-mse']!;
+  const config = p.model as IFrameModelConfig;
+  const x = movingMnistBatch({ split: 'train', seed: 3, frames: 1 }, 0, 4).data;
+  const rng = new Rng(5);
+  const { levels, dims } = iframeConfigFor(config);
+  const u = Float32Array.from({ length: 4 * dims }, () => (rng.uniform() - 0.5) * binWidth(levels));
+  const step = (): tf.Tensor[] => {
+    const m = initIFrameModel(config, 1);
+    const opt = new Adam({ enc: m.enc, mmse: m.decoders.mmse! }, { lr: 1e-3, beta1: 0.9, beta2: 0.999 });
+    const xs = tf.tensor4d(x, [4, 64, 64, 1]);
+    const us = tf.tensor2d(u, [4, dims]);
+    const ctx = trainCtx();
+    const { value, grads } = tf.variableGrads(() => {
+      const zq = quantizeTensor(encode(m.enc, xs, ctx), us, levels, 'train');
+      return tf.mean(tf.squaredDifference(decode(m.decoders.mmse!, m.net, zq, us, ctx), xs)) as tf.Scalar;
+    }, opt.variables());
+    opt.apply(grads);
+    return [value, ...opt.variables().map((v) => grads[v.name]!), opt.state.t];
+  };
+  const [want, got] = [await on('wasm', step), await on('webgpu', step)];
+  assert.equal(got.length, want.length);
+  assertClose(got[0]!, want[0]!, 1e-5, 'loss', true);
+  // Against the largest gradient anywhere: a conv bias before BatchNorm has a gradient of ~1e-11 (zero but for rounding).
+  const grads = want.slice(1, -1);
+  const scale = Math.max(...grads.map((g) => Math.max(...g.map(Math.abs))));
+  grads.forEach((g, i) => assertClose(got[i + 1]!, g, 1e-4 * scale, `gradient ${i}`));
+  assert.equal(got.at(-1)![0], 1, 'Adam counted its step on the device');
+});
