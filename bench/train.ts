@@ -15,7 +15,7 @@ import { initEngine } from '../src/engine/index.ts';
 import { describeModel } from '../src/models/model-file.ts';
 import { trainableVariables } from '../src/models/params.ts';
 import { presets, sourceFor } from '../src/train/presets.ts';
-import { TRAINERS } from '../src/train/trainer.ts';
+import { readLosses, TRAINERS } from '../src/train/trainer.ts';
 
 const { values } = parseFlags(process.argv.slice(2), { steps: { type: 'string' }, threads: threadsFlag, 'no-peer': { type: 'boolean' } });
 const steps = numberFlag('steps', values.steps, 3, 1, 1000);
@@ -25,17 +25,17 @@ const { threads } = values;
 await initEngine({ backend: 'wasm', threads });
 
 /** Median samples/s over `steps` training steps of a preset's trainer after one warm-up step. */
-function samplesPerSecond(preset: string): number {
+async function samplesPerSecond(preset: string): Promise<number> {
   const config = presets[preset]!;
   const trainer = TRAINERS[config.model.kind](config, sourceFor(config));
   // A fresh run of a preset without `from` (what run.ts does before step 0).
   trainer.start(undefined);
   const params = Object.values(trainer.checkpointGroups()).flatMap(trainableVariables).reduce((n, v) => n + v.size, 0);
-  trainer.step(0);
+  await readLosses(trainer.step(0));
   const times: number[] = [];
   for (let s = 1; s <= steps; s++) {
     const t0 = performance.now();
-    trainer.step(s);
+    await readLosses(trainer.step(s));
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
@@ -44,9 +44,9 @@ function samplesPerSecond(preset: string): number {
   return rate;
 }
 
-samplesPerSecond('iframe-cpu-mse');
-const ours = samplesPerSecond('iframe-paper-mse');
-const oursP = samplesPerSecond('pframe-inf-2-mse');
+await samplesPerSecond('iframe-cpu-mse');
+const ours = await samplesPerSecond('iframe-paper-mse');
+const oursP = await samplesPerSecond('pframe-inf-2-mse');
 
 function findTorchPython(): string | undefined {
   return ['/usr/bin/python3', 'python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);

@@ -14,7 +14,7 @@ test('hardening multiplies the encoder latent scale and shift by its gain once, 
   bn.beta.assign(tf.fill([bn.beta.shape[0]!], 0.25));
   const snapshot = () => [...bn.gamma.dataSync(), ...bn.beta.dataSync()];
   const start = snapshot();
-  const after = [0, 1, 2, 3].map((s) => (t.step(s), snapshot()));
+  const after = [0, 1, 2, 3].map((s) => (tf.dispose(Object.values(t.step(s))), snapshot()));
   assert.deepEqual(after[1], start, 'unchanged before its step');
   assert.deepEqual(after[2], start.map((v) => Math.fround(v * 3)), 'scaled at its step');
   assert.deepEqual(after[3], after[2], 'scaled only once');

@@ -27,7 +27,7 @@ import { Adam } from '../optim/adam.ts';
 import { Rng } from '../rng.ts';
 import { decodeGop, encodeGop, frameOf, latentLayout, type Dithers } from '../video/gop.ts';
 import type { TrainConfig } from './presets.ts';
-import type { Losses, Trainer } from './trainer.ts';
+import type { LossTensors, Trainer } from './trainer.ts';
 
 const DITHER_STREAM = 0x44495448;
 const EPS_STREAM = 0x45505331;
@@ -150,7 +150,7 @@ export class GopTrainer implements Trainer {
     );
   }
 
-  step(step: number): Losses {
+  step(step: number): LossTensors {
     const poison = this.config.nanAtStep === step + 1 ? NaN : 1;
     return tf.tidy(() => {
       const xs = this.frames(step);
@@ -159,7 +159,7 @@ export class GopTrainer implements Trainer {
     });
   }
 
-  private mseStep(step: number, xs: tf.Tensor4D[], u: Dithers, poison: number): Losses {
+  private mseStep(step: number, xs: tf.Tensor4D[], u: Dithers, poison: number): LossTensors {
     const p = this.pos;
     const enc = p.enc!;
     const x = xs[this.k]!;
@@ -174,10 +174,10 @@ export class GopTrainer implements Trainer {
     }, this.codecOpt.variables());
     this.codecOpt.apply(grads, this.config.lrDropAt !== undefined && step >= this.config.lrDropAt ? 0.1 : 1);
     applyUpdates(ctx);
-    return { mse: value.dataSync()[0]! };
+    return { mse: value };
   }
 
-  private perceptionStep(step: number, xs: tf.Tensor4D[], u: Dithers, poison: number): Losses {
+  private perceptionStep(step: number, xs: tf.Tensor4D[], u: Dithers, poison: number): LossTensors {
     const c = this.config;
     const p = this.pos;
     const k = this.k;
@@ -198,7 +198,7 @@ export class GopTrainer implements Trainer {
     // A step with a decoder update makes it first, against the critics as they are; its outputs
     // (this batch through these weights, in training BatchNorm mode) are then the critics' fake
     // batch, which would otherwise be the same forward pass again: one decoder pass a step, not two.
-    const mses: number[] = [];
+    const mses: tf.Scalar[] = [];
     let fake: tf.Tensor4D[];
     if ((step + 1) % c.criticPerDecoder === 0) {
       const ctx = trainCtx();
@@ -208,7 +208,7 @@ export class GopTrainer implements Trainer {
         return tf.addN(ys.map((y, i) => {
           const name = this.trained[i]!;
           const e = mse(y, x);
-          mses.push(e.dataSync()[0]!);
+          mses.push(tf.keep(e));
           const lambda = name === 'jd' ? (c.lambdaJoint ?? c.lambda) : c.lambda;
           return tf.add(e, tf.mul(tf.neg(tf.mean(critic(criticOf(name), criticInput(name, y)))), lambda));
         })) as tf.Scalar;
@@ -222,18 +222,18 @@ export class GopTrainer implements Trainer {
       applyUpdates(fakeCtx, false);
     }
     for (const name of this.trained) updateSpectralNorms(criticOf(name));
-    const w1: number[] = [];
+    const w1: tf.Scalar[] = [];
     const critics = tf.variableGrads(() => {
       const losses = this.trained.map((name, i) => {
         const r = criticLoss(criticOf(name), realOf(name), criticInput(name, fake[i]!), eps);
-        w1.push(r.w1.dataSync()[0]!);
+        w1.push(tf.keep(r.w1));
         return r.loss;
       });
       return tf.mul(tf.addN(losses), poison) as tf.Scalar;
     }, this.criticOpt!.variables());
     this.criticOpt!.apply(critics.grads);
     tf.dispose(fake); // kept past the decoder update's tape
-    const losses: Losses = { critic: critics.value.dataSync()[0]! };
+    const losses: LossTensors = { critic: critics.value };
     this.trained.forEach((name, i) => (losses[`w1_${name}`] = w1[i]!));
     if (mses.length) this.trained.forEach((name, i) => (losses[`mse_${name}`] = mses[i]!));
     return losses;

@@ -15,7 +15,7 @@ import { cloneParams, copyParams, type ParamTree } from '../models/params.ts';
 import { Adam } from '../optim/adam.ts';
 import { Rng } from '../rng.ts';
 import type { TrainConfig } from './presets.ts';
-import type { Losses, Trainer } from './trainer.ts';
+import type { LossTensors, Trainer } from './trainer.ts';
 
 // Stream tags keep the trainer's random numbers apart from each other and from the data's.
 const DITHER_STREAM = 0x44495448;
@@ -79,7 +79,7 @@ export class IFrameTrainer implements Trainer {
   }
 
   /** Perception stage: a critic update every step, plus a decoder update every criticPerDecoder steps. */
-  step(step: number): Losses {
+  step(step: number): LossTensors {
     const c = this.config;
     const m = this.m;
     const poison = c.nanAtStep === step + 1 ? NaN : 1;
@@ -95,13 +95,13 @@ export class IFrameTrainer implements Trainer {
         }, this.codecOpt.variables());
         this.codecOpt.apply(grads, c.lrDropAt !== undefined && step >= c.lrDropAt ? 0.1 : 1);
         applyUpdates(ctx);
-        return { mse: value.dataSync()[0]! };
+        return { mse: value };
       }
       return this.perceptionStep(step, x, u, poison);
     });
   }
 
-  private perceptionStep(step: number, x: tf.Tensor4D, u: tf.Tensor2D, poison: number): Losses {
+  private perceptionStep(step: number, x: tf.Tensor4D, u: tf.Tensor2D, poison: number): LossTensors {
     const c = this.config;
     const m = this.m;
     const pdec = m.decoders.fmd!;
@@ -115,26 +115,26 @@ export class IFrameTrainer implements Trainer {
     const fake = decode(pdec, m.net, zq, u, fakeCtx);
     applyUpdates(fakeCtx, false);
     updateSpectralNorms(crit);
-    let w1 = 0;
+    let w1: tf.Scalar | undefined;
     const critic_ = tf.variableGrads(() => {
       const r = criticLoss(crit, x, fake, eps);
-      w1 = r.w1.dataSync()[0]!;
+      w1 = tf.keep(r.w1);
       return tf.mul(r.loss, poison) as tf.Scalar;
     }, this.criticOpt!.variables());
     this.criticOpt!.apply(critic_.grads);
-    const losses: Losses = { critic: critic_.value.dataSync()[0]!, w1 };
+    const losses: LossTensors = { critic: critic_.value, w1: w1! };
     if ((step + 1) % c.criticPerDecoder === 0) {
       const ctx = trainCtx();
-      let d = 0;
+      let d: tf.Scalar | undefined;
       const dec = tf.variableGrads(() => {
         const y = decode(pdec, m.net, zq, u, ctx);
         const e = mse(y, x);
-        d = e.dataSync()[0]!;
+        d = tf.keep(e);
         return tf.add(e, tf.mul(tf.neg(tf.mean(critic(crit, y))), c.lambda)) as tf.Scalar;
       }, this.codecOpt.variables());
       this.codecOpt.apply(dec.grads);
       applyUpdates(ctx);
-      Object.assign(losses, { mse: d, decoder: dec.value.dataSync()[0]! });
+      Object.assign(losses, { mse: d!, decoder: dec.value });
     }
     return losses;
   }

@@ -13,7 +13,7 @@ import { withDataChecksum } from '../models/tensor-file.ts';
 import { folderStore, readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
 import { loadZooModel } from '../models/zoo.ts';
 import { sourceFor, type TrainConfig } from './presets.ts';
-import { TRAINERS, type Losses } from './trainer.ts';
+import { readLosses, TRAINERS, type Losses } from './trainer.ts';
 
 export interface RunOptions {
   preset: string;
@@ -153,7 +153,7 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
     let saidStep = step;
     while (step < c.steps) {
       const t0 = performance.now();
-      const losses = trainer.step(step);
+      const losses = await readLosses(trainer.step(step));
       const bad = Object.entries(losses).find(([, v]) => !Number.isFinite(v));
       if (bad) {
         if (tty) process.stderr.write('\n');

@@ -2,6 +2,7 @@
  * What the training loop (run.ts) needs of a model kind's trainer; a new kind registers its
  * trainer in TRAINERS and the loop's checkpoints, resume, NaN stop, progress and logs apply.
  */
+import { tf } from '../engine/index.ts';
 import type { FrameSource } from '../data/source.ts';
 import type { Model } from '../models/model-file.ts';
 import type { ParamTree } from '../models/params.ts';
@@ -10,6 +11,15 @@ import { IFrameTrainer } from './iframe-trainer.ts';
 import type { TrainConfig } from './presets.ts';
 
 export type Losses = Record<string, number>;
+/** A step's losses as scalars where they were computed: a GPU backend hands them back only asynchronously. */
+export type LossTensors = Record<string, tf.Scalar>;
+
+/** Read a step's losses (and free their tensors). */
+export async function readLosses(t: LossTensors): Promise<Losses> {
+  const values = await Promise.all(Object.values(t).map((v) => v.data()));
+  tf.dispose(Object.values(t));
+  return Object.fromEntries(Object.keys(t).map((k, i) => [k, values[i]![0]!]));
+}
 
 export interface Trainer {
   /** The model as trained so far (its variables are the trainer's own): what the final file holds. */
@@ -21,8 +31,8 @@ export interface Trainer {
    * (the model named by the config's `from`: the MSE stage's model for a perception stage).
    */
   start(from: Model | undefined): void;
-  /** Step `step` (0-based): one batch, one update; all randomness a pure function of (seed, step). */
-  step(step: number): Losses;
+  /** Step `step` (0-based): one batch, one update; all randomness a pure function of (seed, step). Its losses: read them with readLosses. */
+  step(step: number): LossTensors;
 }
 
 export const TRAINERS: Record<TrainConfig['model']['kind'], (c: TrainConfig, source: FrameSource) => Trainer> = {
