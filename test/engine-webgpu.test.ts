@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { initEngine, tf, webGpuAvailable } from '../src/engine/index.ts';
 import { binWidth, quantizeTensor } from '../src/codec/quantizer.ts';
 import { movingMnistBatch } from '../src/data/moving-mnist.ts';
@@ -15,6 +19,7 @@ import type { FrameMessage } from '../src/video/types.ts';
 import { assertClose } from './support/close.ts';
 import { tinyGopModel } from './support/tiny.ts';
 
+const CLI = join(import.meta.dirname, '..', 'bin', 'rdpv.js');
 const skip = (await webGpuAvailable()) ? false : 'no WebGPU adapter here (on Linux: Mesa lavapipe, mesa-vulkan-drivers 25 from bookworm-backports, which .ci/run installs)';
 
 /** Run `fn` on a backend and read its tensors back asynchronously (the only way on webgpu in Node). */
@@ -69,4 +74,16 @@ test('a training step of the I-frame codec gives the same gradients on webgpu as
   const scale = Math.max(...grads.map((g) => Math.max(...g.map(Math.abs))));
   grads.forEach((g, i) => assertClose(got[i + 1]!, g, 1e-4 * scale, `gradient ${i}`));
   assert.equal(got.at(-1)![0], 1, 'Adam counted its step on the device');
+});
+
+test('rdpv train --backend webgpu trains a preset end to end (steps, checkpoints, the final evaluation) to the scores of wasm', { skip, timeout: 600_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rdpv-webgpu-'));
+  const train = (backend: string) => spawnSync(process.execPath, [CLI, 'train', '--preset', 'tiny-mse', '--backend', backend, '--threads', '1', '--out', join(dir, backend)], { encoding: 'utf8' });
+  const [gpu, wasm] = [train('webgpu'), train('wasm')];
+  assert.equal(gpu.status, 0, gpu.stderr);
+  assert.equal(wasm.status, 0, wasm.stderr);
+  const metrics = (r: { stdout: string }) => (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { metrics: Record<string, number> }).metrics;
+  const [g, w] = [metrics(gpu), metrics(wasm)];
+  assert.deepEqual(Object.keys(g), Object.keys(w));
+  for (const k of Object.keys(w)) assert.ok(Math.abs(g[k]! - w[k]!) <= 1e-3 * Math.max(1, Math.abs(w[k]!)), `${k}: webgpu ${g[k]}, wasm ${w[k]}`);
 });

@@ -22,7 +22,7 @@ await initEngine({ backend: 'wasm' });
 
 test('the shipped model scores the stored evaluation on 64 test sequences under dither seeds 1 and 2', async () => {
   const lm = await loadZooModel(folderStore());
-  const json = compressAiJson(evaluate(lm.model, movingMnistSource({ seed: 1 }), { samples: 64, ditherSeeds: [1, 2], batch: 32 }), lm.id, lm.sha256);
+  const json = compressAiJson(await evaluate(lm.model, movingMnistSource({ seed: 1 }), { samples: 64, ditherSeeds: [1, 2], batch: 32 }), lm.id, lm.sha256);
   const want = goldenJson('eval-iframe-cpu-12.json', json);
   assert.equal(json.description, want.description);
   assert.deepEqual(Object.keys(json.results), Object.keys(want.results));
@@ -36,9 +36,9 @@ test('each seed is another file dither: min <= mean <= max, one value per seed, 
   const { model } = await tinyIFrameModel(2);
   const source = movingMnistSource({ seed: 3 });
   const before = tf.memory().numTensors;
-  const a = evaluate(model, source, { samples: 12, ditherSeeds: [1, 2, 3], batch: 5 });
+  const a = await evaluate(model, source, { samples: 12, ditherSeeds: [1, 2, 3], batch: 5 });
   assert.equal(tf.memory().numTensors, before, 'evaluation frees its tensors');
-  const b = evaluate(model, source, { samples: 12, ditherSeeds: [1, 2, 3], batch: 12 });
+  const b = await evaluate(model, source, { samples: 12, ditherSeeds: [1, 2, 3], batch: 12 });
   for (const [name, s] of Object.entries(a.frames[0]!.decoders)) {
     assert.equal(s.mse.values.length, 3);
     assert.ok(s.mse.min <= s.mse.mean && s.mse.mean <= s.mse.max, name);
@@ -53,14 +53,14 @@ test('a GOP model gets a marginal judge on every frame and, from frame 2 on, a j
   const source = movingMnistSource({ seed: 3 });
   const judge = { widths: [4, 4, 8, 8], spectralNorm: true, steps: 2, batch: 4, seed: 9, optimizer: { lr: 1e-3, beta1: 0.5, beta2: 0.9 } };
   const before = tf.memory().numTensors;
-  const r = evaluate(model, source, { samples: 4, ditherSeeds: [1], batch: 4, judge });
+  const r = await evaluate(model, source, { samples: 4, ditherSeeds: [1], batch: 4, judge });
   assert.equal(tf.memory().numTensors, before, 'evaluation frees its tensors');
   assert.deepEqual(r.frames.map((f) => Object.keys(f.decoders.jd!)), [['mse', 'critic_w1', 'judge_w1'], ['mse', 'judge_w1', 'judge_joint_w1'], ['mse', 'judge_w1', 'judge_joint_w1']]);
   // The joint judge of frame 3 for jd, by hand: frames 1-3 as channels, real against decoded.
   const codec = videoCodec(model);
   const stack = (ys: tf.Tensor4D[]) => tf.concat(ys, 3) as tf.Tensor4D;
   const frames = (start: number, n: number) => { const b = source.batch('test', start, n, 3); return [0, 1, 2].map((t) => tf.tensor4d(frameOf(b, t), [n, 64, 64, 1])); };
-  const want = judgeW1({ ...judge, size: 64, frames: 3 }, {
+  const want = await judgeW1({ ...judge, size: 64, frames: 3 }, {
     real: (start, n) => stack(frames(start, n)),
     fake: (x, start) => stack(codec.decode('jd', codec.encode(frames(start, x.shape[0]), { seed: 1, firstGop: start }).messages)),
     trainFrom: 1 << 20, heldOut: 4,
@@ -68,7 +68,7 @@ test('a GOP model gets a marginal judge on every frame and, from frame 2 on, a j
   assert.equal(r.frames[2]!.decoders.jd!.judge_joint_w1!.mean, want);
   assert.notEqual(r.frames[2]!.decoders.jd!.judge_w1!.mean, want, 'the marginal judge reads frame 3 alone');
   // Judging one frame only (a Table 1 cell's P-frame) gives that frame's judges as before, and none elsewhere.
-  const only = evaluate(model, source, { samples: 4, ditherSeeds: [1], batch: 4, judge, judgeFrames: [3] });
+  const only = await evaluate(model, source, { samples: 4, ditherSeeds: [1], batch: 4, judge, judgeFrames: [3] });
   assert.deepEqual(only.frames.map((f) => Object.keys(f.decoders.jd!)), [['mse', 'critic_w1'], ['mse'], ['mse', 'judge_w1', 'judge_joint_w1']]);
   assert.deepEqual(only.frames[2]!.decoders, r.frames[2]!.decoders);
 });

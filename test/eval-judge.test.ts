@@ -10,16 +10,16 @@ const config: JudgeConfig = { widths: [4, 8], size: 64, spectralNorm: true, step
 const real = (start: number, n: number) => tf.tensor4d(movingMnistBatch({ split: 'test', seed: 1, frames: 1 }, start, n).data, [n, 64, 64, 1]);
 const data = (fake: (x: tf.Tensor4D) => tf.Tensor4D) => ({ real, fake, trainFrom: 1000, heldOut: 16 });
 
-test('the judge scores perfect reconstructions at W1 0 and blank ones well above, the same for the same seed', () => {
-  const perfect = judgeW1(config, data((x) => x.clone()));
-  const blank = judgeW1(config, data((x) => tf.zerosLike(x)));
+test('the judge scores perfect reconstructions at W1 0 and blank ones well above, the same for the same seed', async () => {
+  const perfect = await judgeW1(config, data((x) => x.clone()));
+  const blank = await judgeW1(config, data((x) => tf.zerosLike(x)));
   assert.equal(perfect, 0);
   assert.ok(blank > 0.01, `blank frames scored ${blank}`);
-  assert.equal(judgeW1(config, data((x) => tf.zerosLike(x))), blank);
+  assert.equal(await judgeW1(config, data((x) => tf.zerosLike(x))), blank);
 });
 
-test('the judge frees every tensor it makes', () => {
+test('the judge frees every tensor it makes', async () => {
   const before = tf.memory().numTensors;
-  judgeW1({ ...config, steps: 2 }, data((x) => tf.zerosLike(x)));
+  await judgeW1({ ...config, steps: 2 }, data((x) => tf.zerosLike(x)));
   assert.equal(tf.memory().numTensors, before);
 });

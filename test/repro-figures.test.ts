@@ -95,7 +95,7 @@ const shared = { runs: '', results: '' };
 /** This process's engine runs one wasm thread (initEngine above): the CLI must ask for the same. */
 const FAST3 = ['--tiny', '--samples', '8', '--dither-seeds', '2', '--threads', '1'];
 
-test('fig3 --tiny --train: trains the GOP-3 chains, and its SVG, PNG and JSON show the numbers evaluate() gives for each pair\'s model', async () => {
+test('fig3 --tiny --train: trains the GOP-3 chains, and its SVG, PNG and JSON show the numbers await evaluate() gives for each pair\'s model', async () => {
   const dir = tmp();
   Object.assign(shared, { runs: join(dir, 'runs'), results: join(dir, 'results') });
   const r = await runCli(['repro', 'fig3', ...FAST3, '--train', '--runs', shared.runs, '--results', shared.results]);
@@ -109,7 +109,7 @@ test('fig3 --tiny --train: trains the GOP-3 chains, and its SVG, PNG and JSON sh
     const path = join(shared.runs, cells[k]!.preset, 'model.safetensors');
     const lm = await readModelFile(readFileSync(path), path);
     assert.equal(p.model.sha256, lm.sha256);
-    const e = evaluate(lm.model, movingMnistSource({ seed: 1 }), { samples: 8, split: 'test', ditherSeeds: [1, 2] });
+    const e = await evaluate(lm.model, movingMnistSource({ seed: 1 }), { samples: 8, split: 'test', ditherSeeds: [1, 2] });
     assert.equal(p.frames.length, 3);
     for (const f of p.frames) {
       for (const d of ['mmse', 'fmd', 'jd'] as const) {

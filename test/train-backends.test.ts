@@ -37,7 +37,7 @@ test('training steps of both stages leave no tensors behind', async () => {
     const before = tf.memory().numTensors;
     for (let s = 2; s < 6; s++) await readLosses(trainer.step(s));
     assert.equal(tf.memory().numTensors, before, preset);
-    evaluate(trainer.model(), sourceFor(presets[preset]!), { samples: 4, ditherSeeds: [1, 2], batch: 2 });
+    await evaluate(trainer.model(), sourceFor(presets[preset]!), { samples: 4, ditherSeeds: [1, 2], batch: 2 });
     assert.equal(tf.memory().numTensors, before, `${preset} evaluate`);
   }
 });

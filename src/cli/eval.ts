@@ -100,7 +100,7 @@ export default {
       const source = values.dataset === 'kth' ? await kthSource(values['kth-dir']!, { frames: T, seed: values.seed }) : movingMnistSource({ seed: values.seed });
       const seeds = Array.from({ length: values['dither-seeds'] }, (_, i) => i + 1);
       const critic = lm.model.config.critic ?? { widths: DEFAULT_JUDGE_WIDTHS, spectralNorm: true };
-      const result = evaluate(lm.model, source, {
+      const result = await evaluate(lm.model, source, {
         samples: values.samples, split: values.split, first: values.first, ditherSeeds: seeds, batch: values.batch,
         ...(values['judge-steps'] > 0 ? { judge: { ...critic, steps: values['judge-steps'], batch: 32, seed: 1000 + values.seed, optimizer: JUDGE_ADAM } } : {}),
         onSeed: values.json ? undefined : (s) => process.stderr.write(`dither seed ${s}/${seeds.length} done\n`),

@@ -25,14 +25,14 @@ const FLAGS = {
   resume: { type: 'boolean', help: "continue from the run folder's checkpoint (bit-exact); without one, start from step 0" },
   from: { type: 'string', value: 'FILE', help: 'presets that start from a trained model: the model file to start from (default: the one its preset trained beside this run, or the shipped one)' },
   jobs: { type: 'int', min: 1, max: 64, default: 1, help: 'presets trained at once, one process each; SIGINT/SIGTERM reach every one and are waited for' },
-  backend: { type: 'choice', choices: ['wasm', 'cpu'], default: 'wasm', help: 'the tfjs backend (wasm: the kernel pack; cpu: plain JavaScript)' },
+  backend: { type: 'choice', choices: ['wasm', 'cpu', 'webgpu'], default: 'wasm', help: 'the tfjs backend (wasm: the kernel pack; cpu: plain JavaScript; webgpu: a GPU through WebGPU, in Node through dawn)' },
   threads: { ...threadsFlag, help: `${threadsFlag.help}; with --jobs J each process gets N/J (at least 1)` },
   'progress-every': { type: 'number', min: 1, max: 86_400, default: 30, value: 'S', help: 'when stderr is not a terminal: a progress line (step, loss, rate, ETA) every S seconds' },
   list: { type: 'boolean', help: 'list the presets (with --all: the test presets too) and exit' },
   all: { type: 'boolean', help: 'with --list: also the test presets (tiny-*)' },
 } as const satisfies Record<string, Flag>;
 
-const USAGE = `usage: rdpv train --preset NAME[,NAME...] [--steps N] [--lambda X] [--out DIR] [--resume] [--from FILE] [--jobs N] [--threads N] [--backend wasm|cpu]
+const USAGE = `usage: rdpv train --preset NAME[,NAME...] [--steps N] [--lambda X] [--out DIR] [--resume] [--from FILE] [--jobs N] [--threads N] [--backend wasm|cpu|webgpu]
        rdpv train --list [--all]
 Trains a preset: the I-frame codec (MSE stage, then a perception stage starting from it) and the
 P-frame cells of the paper's Table 1. Writes a JSON-lines log, a checkpoint every few hundred steps

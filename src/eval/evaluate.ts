@@ -68,7 +68,8 @@ function stat(values: number[]): Stat {
   return { mean: values.reduce((a, b) => a + b, 0) / values.length, min: Math.min(...values), max: Math.max(...values), values };
 }
 
-export function evaluate(model: Model, source: FrameSource, o: EvalOptions): EvalResult {
+/** Asynchronous: scores are read back with `await data()` (a GPU backend in Node reads no other way). */
+export async function evaluate(model: Model, source: FrameSource, o: EvalOptions): Promise<EvalResult> {
   const codec = videoCodec(model);
   const T = codec.rates.length;
   const batch = o.batch ?? 64;
@@ -80,22 +81,28 @@ export function evaluate(model: Model, source: FrameSource, o: EvalOptions): Eva
     return codec.rates.map((_, t) => tf.tensor4d(frameOf(b, t), [n, source.size, source.size, 1]));
   };
   // per seed -> per frame -> per decoder -> metric -> value
-  const perSeed = o.ditherSeeds.map((seed) => {
+  const perSeed: Map<string, number>[][] = [];
+  for (const seed of o.ditherSeeds) {
     const sums = codec.rates.map(() => new Map<string, number>());
     const add = (t: number, k: string, v: number) => sums[t]!.set(k, (sums[t]!.get(k) ?? 0) + v);
     for (let start = 0; start < o.samples; start += batch) {
       const n = Math.min(batch, o.samples - start);
-      tf.tidy(() => {
+      // A batch's means by [frame, key], read back together.
+      const means = tf.tidy(() => {
+        const out: [number, string, tf.Scalar][] = [];
         const xs = frames(start, n);
         const { messages } = codec.encode(xs, { seed, firstGop: first + start });
-        const realScores = xs.map((x, t) => (crits[t] ? tf.mean(critic(crits[t]!, x)).dataSync()[0]! : 0));
+        const real = xs.map((x, t) => (crits[t] ? tf.mean(critic(crits[t]!, x)) : undefined));
         for (const name of codec.decoders) {
           codec.decode(name, messages).forEach((y, t) => {
-            add(t, `${name}.mse`, tf.mean(tf.squaredDifference(y, xs[t]!)).dataSync()[0]! * n);
-            if (crits[t]) add(t, `${name}.critic_w1`, (realScores[t]! - tf.mean(critic(crits[t]!, y)).dataSync()[0]!) * n);
+            out.push([t, `${name}.mse`, tf.mean(tf.squaredDifference(y, xs[t]!))]);
+            if (crits[t]) out.push([t, `${name}.critic_w1`, tf.sub(real[t]!, tf.mean(critic(crits[t]!, y)))]);
           });
         }
+        return out;
       });
+      const values = await Promise.all(means.map(([, , v]) => v.data()));
+      means.forEach(([t, k, v], i) => (add(t, k, values[i]![0]! * n), v.dispose()));
     }
     const scores = sums.map((m) => new Map([...m].map(([k, v]) => [k, v / o.samples])));
     if (o.judge) {
@@ -105,7 +112,7 @@ export function evaluate(model: Model, source: FrameSource, o: EvalOptions): Eva
         for (let t = 0; t < T; t++) {
           if (o.judgeFrames && !o.judgeFrames.includes(t + 1)) continue;
           for (const [metric, lo] of [['judge_w1', t], ...(t > 0 ? [['judge_joint_w1', 0]] : [])] as [string, number][]) {
-            scores[t]!.set(`${name}.${metric}`, judgeW1({ ...o.judge, size: source.size, frames: t - lo + 1 }, {
+            scores[t]!.set(`${name}.${metric}`, await judgeW1({ ...o.judge, size: source.size, frames: t - lo + 1 }, {
               real: (start, n) => pick(frames(start, n), lo, t),
               fake: (x, start) => pick(codec.decode(name, codec.encode(frames(start, x.shape[0]), { seed, firstGop: first + start }).messages), lo, t),
               trainFrom: JUDGE_TRAIN_FROM,
@@ -116,8 +123,8 @@ export function evaluate(model: Model, source: FrameSource, o: EvalOptions): Eva
       }
     }
     o.onSeed?.(seed);
-    return scores;
-  });
+    perSeed.push(scores);
+  }
   return {
     source: source.name, split, first, samples: o.samples, dither_seeds: o.ditherSeeds,
     frames: codec.rates.map((rate, t) => ({

@@ -38,7 +38,8 @@ export interface JudgeData {
 
 const EPS_STREAM = 0x4a554447;
 
-export function judgeW1(c: JudgeConfig, d: JudgeData): number {
+/** The judge's W1 estimate (asynchronous: its scores are read back with `await data()`, as a GPU backend requires). */
+export async function judgeW1(c: JudgeConfig, d: JudgeData): Promise<number> {
   const p = initCritic({ widths: c.widths, size: c.size, frames: c.frames ?? 1, spectralNorm: c.spectralNorm }, c.seed);
   const opt = new Adam({ critic: p }, c.optimizer);
   try {
@@ -56,10 +57,12 @@ export function judgeW1(c: JudgeConfig, d: JudgeData): number {
     let sum = 0;
     for (let start = 0; start < d.heldOut; start += c.batch) {
       const n = Math.min(c.batch, d.heldOut - start);
-      sum += tf.tidy(() => {
+      const w = tf.tidy(() => {
         const real = d.real(start, n);
-        return tf.sub(tf.mean(critic(p, real)), tf.mean(critic(p, d.fake(real, start)))).dataSync()[0]! * n;
+        return tf.sub(tf.mean(critic(p, real)), tf.mean(critic(p, d.fake(real, start))));
       });
+      sum += (await w.data())[0]! * n;
+      w.dispose();
     }
     return sum / d.heldOut;
   } finally {

@@ -69,6 +69,14 @@ export function disposeParams(tree: ParamTree): void {
   for (const [, v] of flattenParams(tree)) v.dispose();
 }
 
+/**
+ * Fetch every variable's values to the host asynchronously: a GPU backend keeps them there, so
+ * paramArrays and encodeParams then read them synchronously, which such a backend cannot do alone.
+ */
+export async function fetchParams(groups: Record<string, ParamTree>): Promise<void> {
+  await Promise.all(Object.values(groups).flatMap((t) => flattenParams(t).map(([, v]) => v.data())));
+}
+
 /** Read every variable of a record to named host arrays. */
 export function paramArrays(tree: ParamTree, prefix = ''): NamedArrays {
   const out: NamedArrays = new Map();

@@ -105,13 +105,13 @@ export function cellOtBound(lm: LoadedModel, samples: number, frame: number): Ce
 }
 
 /** Score one cell's model. */
-export function evaluateCell(lm: LoadedModel, job: string, cell: string, from: string, s: CellEvalSettings, onSeed?: (seed: number) => void): CellEval {
+export async function evaluateCell(lm: LoadedModel, job: string, cell: string, from: string, s: CellEvalSettings, onSeed?: (seed: number) => void): Promise<CellEval> {
   const t0 = performance.now();
   const seeds = Array.from({ length: s.ditherSeeds }, (_, i) => i + 1);
   const source = movingMnistSource({ seed: EVAL_DATA_SEED });
   const index = scoredFrame(s) - 1;
   const critic = lm.model.config.critic ?? DEFAULT_JUDGE_CRITIC;
-  const r: EvalResult = evaluate(lm.model, source, {
+  const r: EvalResult = await evaluate(lm.model, source, {
     samples: s.samples, split: s.heldOut === undefined ? 'test' : 'train', first: s.heldOut ?? 0, ditherSeeds: seeds, batch: s.batch, onSeed,
     // Judges for the scored frame only (and its joint judge over the frames up to it).
     ...(s.judgeSteps > 0 ? { judge: { widths: critic.widths, spectralNorm: critic.spectralNorm, steps: s.judgeSteps, batch: JUDGE_BATCH, seed: JUDGE_SEED, optimizer: JUDGE_ADAM }, judgeFrames: [index + 1] } : {}),

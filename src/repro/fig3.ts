@@ -60,10 +60,10 @@ export interface FramesEvalSettings {
 }
 
 /** Every decoder's per-pixel MSE of every frame on the MovingMNIST test split (as Table 1 scores frame 2), per dither seed and over them. */
-export function evaluateFrames(lm: LoadedModel, job: string, cell: string, from: string, s: FramesEvalSettings, onSeed?: (seed: number) => void): FramesEval {
+export async function evaluateFrames(lm: LoadedModel, job: string, cell: string, from: string, s: FramesEvalSettings, onSeed?: (seed: number) => void): Promise<FramesEval> {
   const t0 = performance.now();
   const seeds = Array.from({ length: s.ditherSeeds }, (_, i) => i + 1);
-  const r = evaluate(lm.model, movingMnistSource({ seed: EVAL_DATA_SEED }), { samples: s.samples, split: 'test', ditherSeeds: seeds, batch: s.batch, onSeed });
+  const r = await evaluate(lm.model, movingMnistSource({ seed: EVAL_DATA_SEED }), { samples: s.samples, split: 'test', ditherSeeds: seeds, batch: s.batch, onSeed });
   return {
     job, cell, model: { from, id: lm.id, sha256: lm.sha256 }, source: r.source, split: 'test', samples: s.samples, dither_seeds: seeds,
     frames: r.frames.map((f) => ({ frame: f.frame, rate: f.rate, mse: Object.fromEntries(Object.entries(f.decoders).map(([d, v]) => [d, seedStat(v!.mse.values)])) })),

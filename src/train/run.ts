@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { evaluate, flatMetrics } from '../eval/evaluate.ts';
 import { disposeModel, encodeModelFile, readModelFile, sha256Hex, type Model } from '../models/model-file.ts';
-import { decodeParamsInto, encodeParams } from '../models/params.ts';
+import { decodeParamsInto, encodeParams, fetchParams } from '../models/params.ts';
 import { withDataChecksum } from '../models/tensor-file.ts';
 import { folderStore, readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
 import { loadZooModel } from '../models/zoo.ts';
@@ -135,10 +135,12 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
     writeFileSync(logPath, '');
   }
 
-  const saveCheckpoint = () =>
+  const saveCheckpoint = async () => {
+    await fetchParams(trainer.checkpointGroups());
     save(ckptPath, encodeParams(trainer.checkpointGroups(), {
       preset: o.preset, config: resumeKey(c), step: String(step), train_seconds: String(trainSeconds),
     }));
+  };
 
   let signal: NodeJS.Signals | null = null;
   const onSignal = (s: NodeJS.Signals) => (signal = s);
@@ -175,28 +177,29 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
         said = now;
         saidStep = step;
       }
-      if (step % c.checkpointEvery === 0) saveCheckpoint();
+      if (step % c.checkpointEvery === 0) await saveCheckpoint();
       // Let signal handlers run between steps.
       await new Promise((r) => setImmediate(r));
       if (signal) {
-        saveCheckpoint();
+        await saveCheckpoint();
         if (tty) process.stderr.write('\n');
         say(`${signal}: checkpoint saved at step ${step}/${c.steps}; continue with --resume`);
         return { exitCode: signal === 'SIGINT' ? 130 : 143, step };
       }
     }
     if (tty) process.stderr.write('\n');
-    saveCheckpoint();
+    await saveCheckpoint();
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 
-  const metrics = flatMetrics(evaluate(trainer.model(), source, {
+  const metrics = flatMetrics(await evaluate(trainer.model(), source, {
     samples: c.evalSamples, ditherSeeds: [c.seed], batch: c.batch,
     ...(c.judgeSteps > 0 ? { judge: { ...c.critic, steps: c.judgeSteps, batch: c.batch, seed: c.seed + JUDGE_SEED, optimizer: c.criticOptimizer } } : {}),
   }));
   // The data section's sha256 in the metadata: a later --from or shipping checks it on read.
+  await fetchParams(trainer.checkpointGroups());
   const bytes = withDataChecksum(encodeModelFile(trainer.model(), o.preset, {
     config: JSON.stringify(c), steps: String(step), train_seconds: trainSeconds.toFixed(1), metrics: JSON.stringify(metrics),
   }));
