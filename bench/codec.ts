@@ -65,23 +65,23 @@ const round = (v: number) => Number(v.toFixed(1));
 const perDecoder = <T>(f: (d: DecoderName) => T) => Object.fromEntries(DECODERS.map((d) => [d, f(d)])) as Record<DecoderName, T>;
 
 /** Median milliseconds of one call: a warm-up call, then calls until `seconds` have passed and at least `minCalls` ran. */
-function medianMs(call: (i: number) => void, minCalls: number): number {
-  call(0);
+async function medianMs(call: (i: number) => unknown, minCalls: number): Promise<number> {
+  await call(0);
   const times: number[] = [];
   const start = performance.now();
   for (let i = 1; times.length < minCalls || performance.now() - start < seconds * 1000; i++) {
     const t0 = performance.now();
-    call(i);
+    await call(i);
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)]!;
 }
 
-/** Tensors alive before and after, so a leak in a loop shows. */
-function noLeak<T>(what: string, f: () => T): T {
+/** Runs `f`, warning when it leaves tensors behind (a benchmark must not measure a leak). */
+async function noLeak<T>(what: string, f: () => Promise<T>): Promise<T> {
   const before = tf.memory().numTensors;
-  const out = f();
+  const out = await f();
   const after = tf.memory().numTensors;
   if (after !== before) console.log(`warning: ${what} left ${after - before} tensors behind`);
   return out;
@@ -140,16 +140,22 @@ async function timeModel(lm: LoadedModel, decoders: DecoderName[]): Promise<Timi
   const per = T * codec.size * codec.size;
   const seqs = sequencesOf(T);
   const group = (g: number) => seqs.subarray((g % POOL) * per, (g % POOL + 1) * per);
-  const pick = (f: (d: DecoderName) => number) => Object.fromEntries(decoders.map((d) => [d, round(f(d))]));
+  // One decoder after another: measurements must not overlap.
+  const pick = async (f: (d: DecoderName) => Promise<number>) => {
+    const out: Record<string, number> = {};
+    for (const d of decoders) out[d] = round(await f(d));
+    return out;
+  };
   const seed = 7;
 
   // Batch 1: one group per call (a file of one GOP), cycling through the pool.
-  const encB1 = noLeak('encode b1', () => medianMs((i) => compress(lm, group(i), seed + i), 20));
-  const files1 = Array.from({ length: POOL }, (_, g) => compress(lm, group(g), seed + g));
+  const encB1 = await noLeak('encode b1', () => medianMs((i) => compress(lm, group(i), seed + i), 20));
+  const files1: Uint8Array[] = [];
+  for (let g = 0; g < POOL; g++) files1.push(await compress(lm, group(g), seed + g));
   const decB1 = (d: DecoderName) => noLeak(`decode b1 ${d}`, () => medianMs((i) => decompress(lm, files1[i % POOL]!, d), 20));
   // Batch 64: one file of 64 groups.
-  const encB64 = noLeak('encode b64', () => medianMs(() => compress(lm, seqs, seed), 3));
-  const file64 = compress(lm, seqs, seed);
+  const encB64 = await noLeak('encode b64', () => medianMs(() => compress(lm, seqs, seed), 3));
+  const file64 = await compress(lm, seqs, seed);
   const decB64 = (d: DecoderName) => noLeak(`decode b64 ${d}`, () => medianMs(() => decompress(lm, file64, d), 3));
 
   // The decoding loop alone at batch 1, on messages made once (no unpacking, dither or container).
@@ -167,9 +173,9 @@ async function timeModel(lm: LoadedModel, decoders: DecoderName[]): Promise<Timi
   const t: Timings = {
     encode_fps_b1: round(T / (encB1 / 1000)),
     encode_fps_b64: round((BATCH * T) / (encB64 / 1000)),
-    decode_fps_b1: pick((d) => T / (decB1(d) / 1000)),
-    decode_fps_b64: pick((d) => (BATCH * T) / (decB64(d) / 1000)),
-    decode_fps_b1_network: pick((d) => T / (decNet(d) / 1000)),
+    decode_fps_b1: await pick(async (d) => T / ((await decB1(d)) / 1000)),
+    decode_fps_b64: await pick(async (d) => (BATCH * T) / ((await decB64(d)) / 1000)),
+    decode_fps_b1_network: await pick(async (d) => T / ((await decNet(d)) / 1000)),
   };
   tf.dispose(messages.flatMap((m) => m.flatMap((f) => [...f.latents.flatMap((r) => [r.zq, r.u]), ...(f.raw ? [f.raw] : [])])));
   return t;

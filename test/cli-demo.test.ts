@@ -52,7 +52,7 @@ test('the demo on a GOP-3 model prints every decoder\'s per-frame distortion of 
   const source = movingMnistBatch({ split: 'test', seed: 4, frames: 3 }, 0, 3).data;
   const per = 64 * 64;
   for (const [name, title] of [['mmse', 'MMSE'], ['fmd', '0-PLF-FMD'], ['jd', '0-PLF-JD']] as const) {
-    const { frames } = decompress(lm, bytes, name);
+    const { frames } = await decompress(lm, bytes, name);
     const want = [0, 1, 2].map((t) => {
       const pick = (a: Float32Array) => Float32Array.from({ length: 3 * per }, (_, i) => a[(Math.floor(i / per) * 3 + t) * per + (i % per)]!);
       return perPixel(pick(frames), pick(source)).toFixed(5);

@@ -14,7 +14,7 @@ import { trainCtx } from '../src/models/layers.ts';
 import { Adam } from '../src/optim/adam.ts';
 import { Rng } from '../src/rng.ts';
 import { presets } from '../src/train/presets.ts';
-import { videoCodec } from '../src/video/codec.ts';
+import { compress, decompress, videoCodec } from '../src/video/codec.ts';
 import type { FrameMessage } from '../src/video/types.ts';
 import { assertClose } from './support/close.ts';
 import { tinyGopModel } from './support/tiny.ts';
@@ -86,4 +86,17 @@ test('rdpv train --backend webgpu trains a preset end to end (steps, checkpoints
   const [g, w] = [metrics(gpu), metrics(wasm)];
   assert.deepEqual(Object.keys(g), Object.keys(w));
   for (const k of Object.keys(w)) assert.ok(Math.abs(g[k]! - w[k]!) <= 1e-3 * Math.max(1, Math.abs(w[k]!)), `${k}: webgpu ${g[k]}, wasm ${w[k]}`);
+});
+
+test('an .rdpv file made on wasm decompresses on webgpu to the frames wasm decodes, with every decoder; webgpu compresses too', { skip, timeout: 600_000 }, async () => {
+  await initEngine({ backend: 'wasm' });
+  const lm = await tinyGopModel(6);
+  const clips = movingMnistBatch({ split: 'test', seed: 4, frames: 3 }, 0, 2).data;
+  const file = await compress(lm, clips, 3);
+  const decodeAll = async () => Promise.all(DECODER_NAMES.map(async (d) => (await decompress(lm, file, d)).frames));
+  const want = await decodeAll();
+  await initEngine({ backend: 'webgpu' });
+  const got = await decodeAll();
+  want.forEach((w, i) => assertClose(got[i]!, w, 1e-4, DECODER_NAMES[i]!));
+  assert.equal((await compress(lm, clips, 3)).length, file.length, 'a file of the same layout');
 });

@@ -97,7 +97,7 @@ test('rdpv eval --input scores a compressed file against its source per decoder,
   const json = JSON.parse(out.join('\n')) as { results: Record<string, number[]> };
   const lm = await loadZooModel(folderStore());
   for (const name of ['mmse', 'fmd'] as const) {
-    const { frames } = decompress(lm, readFileSync(join(dir, 'clip.rdpv')), name);
+    const { frames } = await decompress(lm, readFileSync(join(dir, 'clip.rdpv')), name);
     assertClose(json.results[`${name}_mse`]!, [frames.reduce((s, v, i) => s + (v - clip[i]!) ** 2, 0) / frames.length], 1e-9, name, true);
   }
   const bad = await runCli(['eval', '--input', join(dir, 'clip.rdpv'), '--threads', '1']);

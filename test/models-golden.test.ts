@@ -12,9 +12,9 @@ await initEngine({ backend: 'wasm' });
 test('the shipped model decodes 16 test frames to the stored outputs with each decoder; jd is fmd for one frame', async () => {
   const lm = await loadZooModel(folderStore());
   const frames = movingMnistBatch({ split: 'test', seed: 1, frames: 1 }, 0, 16).data;
-  const file = compress(lm, frames, 1);
+  const file = await compress(lm, frames, 1);
   for (const [name, stored] of [['mmse', 'mmse'], ['fmd', 'fmd'], ['jd', 'fmd']] as const) {
-    const got = decompress(lm, file, name).frames;
+    const got = (await decompress(lm, file, name)).frames;
     assertClose(got, goldenFloats(`iframe-cpu-12-${stored}.f32`, got), 1e-6, name);
   }
 });

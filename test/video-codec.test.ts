@@ -24,13 +24,13 @@ const tinyModel = tinyIFrameModel;
 test('a compressed file decodes to what the model computes with the same dither, with each decoder', async () => {
   const lm = await tinyModel(3);
   const frames = movingMnistBatch({ split: 'test', seed: 5, frames: 1 }, 0, 3).data;
-  const file = compress(lm, frames, 77);
+  const file = await compress(lm, frames, 77);
   const { header, payload } = readRdpv(file);
   assert.equal(header.frameCount, 3);
   assert.equal(header.modelId, 'tiny-3');
   assert.equal(payload.length, Math.ceil((3 * 12) / 8)); // 12 one-bit symbols a frame, nothing more
   for (const name of ['mmse', 'fmd'] as const) {
-    const got = decompress(lm, file, name).frames;
+    const got = (await decompress(lm, file, name)).frames;
     const want = tf.tidy(() => {
       const z = encode(lm.model.enc, tf.tensor4d(frames, [3, 64, 64, 1]), evalCtx());
       const u = ditherTensor(77, 0, [3, 12], 2) as tf.Tensor2D;
@@ -69,11 +69,11 @@ test("a critic scores frames against themselves at W1 0 and against other frames
 
 test('a decoder refuses a file made by other weights, and a damaged file is a format error', async () => {
   const [a, b] = [await tinyModel(3), await tinyModel(4)];
-  const file = compress(a, movingMnistBatch({ split: 'test', seed: 5, frames: 1 }, 0, 1).data, 1);
-  assert.throws(() => decompress(b, file, 'mmse'), (e: Error) => e instanceof UserError && /not by these weights/.test(e.message));
+  const file = await compress(a, movingMnistBatch({ split: 'test', seed: 5, frames: 1 }, 0, 1).data, 1);
+  await assert.rejects(() => decompress(b, file, 'mmse'), (e: Error) => e instanceof UserError && /not by these weights/.test(e.message));
   const damaged = file.slice();
   damaged[damaged.length - 6]! ^= 0x10;
-  assert.throws(() => decompress(a, damaged, 'mmse'), RdpvFormatError);
+  await assert.rejects(() => decompress(a, damaged, 'mmse'), RdpvFormatError);
 });
 
 test('a file names its shipped model by sha256, so decoding needs no model flag; unknown weights are one clear error', async () => {

@@ -53,19 +53,19 @@ test('the perception stage keeps the encoder side and MMSE decoder of every fram
 });
 
 for (const name of ['tiny-pframe-inf-2-perception', 'tiny-pframe-12-12-perception', 'tiny-pframe-12-12-12-perception', 'tiny-pframe-12-inf-inf-perception']) {
-  test(`${name}: a file carries exactly the rate budget and every decoder decodes it to the model's own outputs`, () => {
+  test(`${name}: a file carries exactly the rate budget and every decoder decodes it to the model's own outputs`, async () => {
     const lm = models[name]!;
     const m = lm.model as GopModel;
     const T = m.config.rates.length;
     const seqs = sequences(3, T);
-    const file = compress(lm, seqs.data, 5);
+    const file = await compress(lm, seqs.data, 5);
     const { header, payload } = readRdpv(file);
     assert.equal(header.gop, T);
     const bits = m.config.rates.reduce((b, r) => b + (r === 'inf' ? 0 : Number(r)), 0);
     const raw = m.config.rates.filter((r) => r === 'inf').length * 64 * 64;
     assert.equal(payload.length, Math.ceil((3 * bits) / 8) + 3 * raw);
     for (const decoder of DECODER_NAMES) {
-      const got = decompress(lm, file, decoder).frames;
+      const got = (await decompress(lm, file, decoder)).frames;
       const want = tf.tidy(() => {
         const xs = Array.from({ length: T }, (_, t) => tf.tensor4d(frameOf(seqs, t), [3, 64, 64, 1]));
         const enc = encodeGop(m, xs, fileDithers(m, { seed: 5, firstGop: 0 }, 3));
@@ -78,17 +78,17 @@ for (const name of ['tiny-pframe-inf-2-perception', 'tiny-pframe-12-12-perceptio
   });
 }
 
-test('a GOP file made by one model is refused by another', () => {
-  const file = compress(models['tiny-pframe-12-12-perception']!, sequences(1, 2).data, 1);
-  assert.throws(() => decompress(models['tiny-pframe-inf-2-perception']!, file, 'jd'), (e: Error) => e instanceof UserError && /not by these weights/.test(e.message));
+test('a GOP file made by one model is refused by another', async () => {
+  const file = await compress(models['tiny-pframe-12-12-perception']!, sequences(1, 2).data, 1);
+  await assert.rejects(() => decompress(models['tiny-pframe-inf-2-perception']!, file, 'jd'), (e: Error) => e instanceof UserError && /not by these weights/.test(e.message));
 });
 
-test('at rate inf the MMSE and 0-PLF-FMD decoders output the frame as sent, the 0-PLF-JD decoder its own frame', () => {
+test('at rate inf the MMSE and 0-PLF-FMD decoders output the frame as sent, the 0-PLF-JD decoder its own frame', async () => {
   const lm = models['tiny-pframe-12-inf-inf-perception']!;
   const seqs = sequences(2, 3);
-  const file = compress(lm, seqs.data, 3);
+  const file = await compress(lm, seqs.data, 3);
   const sent = (j: number) => Float32Array.from(seqs.data.subarray(j * 4096, (j + 1) * 4096), (v) => Math.round(255 * v) / 255);
-  const [mmse, fmd, jd] = (['mmse', 'fmd', 'jd'] as const).map((d) => decompress(lm, file, d).frames);
+  const [mmse, fmd, jd] = await Promise.all((['mmse', 'fmd', 'jd'] as const).map(async (d) => (await decompress(lm, file, d)).frames));
   for (const j of [1, 2, 4, 5]) {
     assertClose(mmse!.subarray(j * 4096, (j + 1) * 4096), sent(j), 1e-6, `mmse frame ${j}`);
     assertClose(fmd!.subarray(j * 4096, (j + 1) * 4096), sent(j), 1e-6, `fmd frame ${j}`);

@@ -105,14 +105,14 @@ test('the browser viewer decodes a file with every decoder to the frames Node de
   const gopFile = at('untrained-gop.safetensors');
   writeFileSync(gopFile, gopModelBytes());
   const gop: LoadedModel = await readModelFile(readFileSync(gopFile), gopFile);
-  const gopClip = compress(gop, source, 5);
+  const gopClip = await compress(gop, source, 5);
   writeFileSync(at('gop.rdpv'), gopClip);
   npy(at('gop-source.npy'), [6, 64, 64], source);
   const shipped = await loadZooModel(folderStore());
-  const iframeClip = compress(shipped, source, 7);
-  const expected = (lm: LoadedModel, file: Uint8Array) => Object.fromEntries(DECODER_NAMES.map((d) => [d, decompress(lm, file, d).frames])) as Record<DecoderName, Float32Array>;
-  const gopWant = expected(gop, gopClip);
-  const iframeWant = expected(shipped, iframeClip);
+  const iframeClip = await compress(shipped, source, 7);
+  const expected = async (lm: LoadedModel, file: Uint8Array) => Object.fromEntries(await Promise.all(DECODER_NAMES.map(async (d) => [d, (await decompress(lm, file, d)).frames]))) as Record<DecoderName, Float32Array>;
+  const gopWant = await expected(gop, gopClip);
+  const iframeWant = await expected(shipped, iframeClip);
 
   const view = await startView(['--port', '0', at('gop.rdpv'), '--model', gopFile, '--source', at('gop-source.npy')]);
   const { chromium } = await import('playwright-core');
@@ -204,7 +204,7 @@ test('the browser viewer decodes a file with every decoder to the frames Node de
     assert.equal(video.clip!.name, 'clip.rdpv');
     assert.equal(video.clip!.distortionAgainst, 'source');
     assert.equal(maxAbsDiff(floats((await js<string>("__rdpv.frames('source')"))), source), 0);
-    await checkDecoders(expected(shipped, compress(shipped, source, 1)), 'dropped video (the page\'s seed 1)');
+    await checkDecoders(await expected(shipped, await compress(shipped, source, 1)), 'dropped video (the page\'s seed 1)');
 
     // A MovingMNIST clip made by the server, encoded in the browser with the shipped model: the
     // file is the one Node's compress writes for the same frames and seed.
@@ -223,8 +223,8 @@ test('the browser viewer decodes a file with every decoder to the frames Node de
       return btoa(s);
     }), 'base64');
     const mmnist = movingMnistBatch({ split: 'test', seed: 3, frames: 8 }, 0, 1).data;
-    assert.deepEqual(new Uint8Array(madeBytes), compress(shipped, mmnist, 3), 'the browser encoder writes the bytes Node writes');
-    await checkDecoders(expected(shipped, new Uint8Array(madeBytes)), 'browser-encoded clip');
+    assert.deepEqual(new Uint8Array(madeBytes), await compress(shipped, mmnist, 3), 'the browser encoder writes the bytes Node writes');
+    await checkDecoders(await expected(shipped, new Uint8Array(madeBytes)), 'browser-encoded clip');
     await js('__rdpv.seek(2)');
     const shot = await page.screenshot({ fullPage: true });
     writeFileSync(at('viewer.png'), shot);

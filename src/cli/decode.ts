@@ -144,7 +144,7 @@ export default {
       }
       const bar = progress();
       for (const name of names) {
-        const { frames } = decompress(lm, bytes, name, (done, total) => total > 64 && bar.say(`decoding with ${DECODERS[name].title}: ${done}/${total} groups`));
+        const { frames } = await decompress(lm, bytes, name, (done, total) => total > 64 && bar.say(`decoding with ${DECODERS[name].title}: ${done}/${total} groups`));
         bar.done();
         panels.push({ key: name, title: DECODERS[name].title, frames });
         console.log(`${DECODERS[name].title.padEnd(9)} decoder: ${count} frames${source ? `, per-pixel MSE ${mse(frames, source).toFixed(6)} against the source` : ''}`);

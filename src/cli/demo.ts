@@ -68,7 +68,7 @@ export default {
       const { size, rates } = codec;
       const T = rates.length;
       const batch = movingMnistBatch({ split: 'test', seed, frames: T }, 0, count);
-      const bytes = compress(lm, batch.data, seed);
+      const bytes = await compress(lm, batch.data, seed);
       writeOutput(file, bytes);
       const bits = rates.reduce((s, r) => s + (r === 'inf' ? 8 * size * size : Number(r)), 0);
       console.log(`model ${lm.id} (sha256 ${lm.sha256.slice(0, 12)}...): ${count} clip(s) of ${T} frame(s) of ${size}x${size}, ${rates.map((r) => (r === 'inf' ? 'raw' : `${r} bits`)).join(' + ')} per clip -> ${file}, ${bytes.length} bytes (${Math.ceil((count * bits) / 8)} of payload)`);
@@ -80,7 +80,7 @@ export default {
       const header = ['decoder'.padEnd(10), ...Array.from({ length: T }, (_, t) => `frame ${t + 1}: MSE, digits right`.padEnd(32))].join(' ');
       console.log(header.trimEnd());
       for (const name of codec.decoders) {
-        const { frames } = decompress(lm, bytes, name);
+        const { frames } = await decompress(lm, bytes, name);
         panels.push({ title: DECODERS[name].title, frames });
         digits[name] = Array.from({ length: T }, (_, t) => read(frames, t));
         const cells = Array.from({ length: T }, (_, t) => {

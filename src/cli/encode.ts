@@ -73,7 +73,7 @@ export default {
         throw new UserError(`${input} has ${frames.count} frame${frames.count === 1 ? '' : 's'}${frames.clips.length > 1 ? ` in clips of ${frames.clips[0]}` : ''}, fewer than one group of ${T} (the model's GOP)`);
       }
       if (dropped > 0) console.error(`rdpv encode: warning: dropped the last ${dropped} frame${dropped === 1 ? '' : 's'}${frames.clips.length > 1 ? ' (over all clips)' : ''}: ${frames.count} frames do not split into whole groups of ${T}`);
-      const bytes = compress(lm, data, values.seed, (done, total) => total > 64 && bar.say(`encoding ${input}: ${done}/${total} groups of ${T} frames`));
+      const bytes = await compress(lm, data, values.seed, (done, total) => total > 64 && bar.say(`encoding ${input}: ${done}/${total} groups of ${T} frames`));
       bar.done();
       writeOutput(out, bytes);
       const layout = payloadLayout(readRdpv(bytes).header);

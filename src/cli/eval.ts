@@ -65,7 +65,7 @@ async function scoreFile(path: string, sourcePath: string, model: string | undef
     const per = size * size;
     const results: Record<string, (number | string)[]> = { frame: codec.rates.map((_, t) => t + 1), rate_bits: [...codec.rates] };
     for (const name of codec.decoders) {
-      const { frames } = decompress(lm, bytes, name);
+      const { frames } = await decompress(lm, bytes, name);
       results[`${name}_mse`] = codec.rates.map((_, t) => {
         let sum = 0;
         for (let g = 0; g < cut.groups; g++) for (let p = (g * T + t) * per, e = p + per; p < e; p++) sum += (frames[p]! - cut.data[p]!) ** 2;

@@ -37,8 +37,9 @@ function frameTensor(frames: Float32Array, s: number, n: number, T: number, t: n
 /**
  * Sequences [N, T, size, size] in [0, 1], row-major, T the model's GOP length, to an .rdpv file
  * with dither seed `seed`. The payload is exactly the rate budget: ceil(sum of bits / 8) bytes.
+ * Asynchronous: latents are read back with `await` (a GPU backend in Node reads no other way).
  */
-export function compress(lm: LoadedModel, frames: Float32Array, seed: number, onProgress?: Progress): Uint8Array {
+export async function compress(lm: LoadedModel, frames: Float32Array, seed: number, onProgress?: Progress): Promise<Uint8Array> {
   const codec = videoCodec(lm.model);
   const { size, rates } = codec;
   const T = rates.length;
@@ -51,10 +52,9 @@ export function compress(lm: LoadedModel, frames: Float32Array, seed: number, on
   const payloads: FramePayload[] = [];
   for (let s = 0; s < count; s += BATCH) {
     const n = Math.min(BATCH, count - s);
-    const perFrame = tf.tidy(() => {
-      const enc = codec.encode(rates.map((_, t) => frameTensor(frames, s, n, T, t, size)), { seed: header.ditherSeed, firstGop: s });
-      return enc.latents.map((ls) => ls.map((z) => z.arraySync()));
-    });
+    const latents = tf.tidy(() => codec.encode(rates.map((_, t) => frameTensor(frames, s, n, T, t, size)), { seed: header.ditherSeed, firstGop: s }).latents);
+    const perFrame = await Promise.all(latents.map((ls) => Promise.all(ls.map((z) => z.array()))));
+    tf.dispose(latents);
     for (let b = 0; b < n; b++) {
       rates.forEach((rate, t) => {
         const frame = (s + b) * T + t;
@@ -96,8 +96,8 @@ function messagesOf(header: RdpvHeader, frames: FramePayload[], s: number, n: nu
   });
 }
 
-/** Decode every frame of a file with one decoder: [frameCount, size, size] in [0, 1], file order. */
-export function decompress(lm: LoadedModel, bytes: Uint8Array, decoder: DecoderName, onProgress?: Progress): { header: RdpvHeader; frames: Float32Array } {
+/** Decode every frame of a file with one decoder: [frameCount, size, size] in [0, 1], file order (asynchronous, as compress). */
+export async function decompress(lm: LoadedModel, bytes: Uint8Array, decoder: DecoderName, onProgress?: Progress): Promise<{ header: RdpvHeader; frames: Float32Array }> {
   const { header, payload } = readRdpv(bytes);
   if (header.weightsSha256 !== lm.sha256) {
     throw new UserError(`the file was encoded by model '${header.modelId}' (weights ${header.weightsSha256.slice(0, 12)}...), not by these weights (${lm.sha256.slice(0, 12)}...)`);
@@ -113,7 +113,9 @@ export function decompress(lm: LoadedModel, bytes: Uint8Array, decoder: DecoderN
   const count = header.frameCount / T;
   for (let s = 0; s < count; s += BATCH) {
     const n = Math.min(BATCH, count - s);
-    const decoded = tf.tidy(() => codec.decode(decoder, messagesOf(header, payloads, s, n)).map((y) => y.dataSync() as Float32Array));
+    const ys = tf.tidy(() => codec.decode(decoder, messagesOf(header, payloads, s, n)));
+    const decoded = (await Promise.all(ys.map((y) => y.data()))) as Float32Array[];
+    tf.dispose(ys);
     for (let b = 0; b < n; b++) decoded.forEach((y, t) => out.set(y.subarray(b * size * size, (b + 1) * size * size), ((s + b) * T + t) * size * size));
     onProgress?.(s + n, count);
   }

@@ -180,7 +180,7 @@ async function encodeAndShow(frames: Float32Array, name: string): Promise<void> 
   setStatus(`encoding ${name} with ${lm.id}…`);
   await repaint();
   const seed = Math.max(0, Math.floor(Number(els.seed.value) || 0)) >>> 0;
-  const { file, frames: kept } = encodeFrames(lm, frames, seed);
+  const { file, frames: kept } = await encodeFrames(lm, frames, seed);
   const fileName = `${name.replace(/\.[^.]*$/, '')}.rdpv`;
   if (downloadUrl) URL.revokeObjectURL(downloadUrl);
   downloadUrl = URL.createObjectURL(new Blob([file as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));

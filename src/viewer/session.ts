@@ -124,7 +124,7 @@ export async function decodeClip(shelf: ModelShelf, bytes: Uint8Array, name: str
     }
     await options.onStep?.(`decoding ${header.frameCount} frames with ${title}`);
     try {
-      const { frames } = decompress(lm, bytes, key);
+      const { frames } = await decompress(lm, bytes, key);
       columns.push({ key, title, frames, ...(oneFrameJd ? { note: `one-frame groups: the ${DECODERS.fmd.title} decoder` } : {}) });
     } catch (e) {
       throw new UserError(`${name}: ${(e as Error).message}`);
@@ -151,12 +151,12 @@ export async function decodeClip(shelf: ModelShelf, bytes: Uint8Array, name: str
  * Frames [count, size, size] (file order) to an .rdpv file with a model: whole groups of the
  * model's GOP (the rest dropped). Returns the file and the frames it holds.
  */
-export function encodeFrames(lm: LoadedModel, frames: Float32Array, seed: number): { file: Uint8Array; frames: Float32Array } {
+export async function encodeFrames(lm: LoadedModel, frames: Float32Array, seed: number): Promise<{ file: Uint8Array; frames: Float32Array }> {
   const codec = videoCodec(lm.model);
   const per = codec.size * codec.size;
   const T = codec.rates.length;
   const groups = Math.floor(frames.length / per / T);
   if (groups < 1) throw new UserError(`this model codes groups of ${T} frames; got ${frames.length / per}`);
   const kept = frames.subarray(0, groups * T * per);
-  return { file: compress(lm, kept, seed), frames: kept };
+  return { file: await compress(lm, kept, seed), frames: kept };
 }
