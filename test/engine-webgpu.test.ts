@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initEngine, tf, webGpuAvailable } from '../src/engine/index.ts';
@@ -99,4 +100,31 @@ test('an .rdpv file made on wasm decompresses on webgpu to the frames wasm decod
   const got = await decodeAll();
   want.forEach((w, i) => assertClose(got[i]!, w, 1e-4, DECODER_NAMES[i]!));
   assert.equal((await compress(lm, clips, 3)).length, file.length, 'a file of the same layout');
+});
+
+test('rdpv encode, decode and eval take --backend webgpu: a clip encoded on wasm decodes on webgpu to the same pixels (within one level), and eval scores as on wasm', { skip, timeout: 600_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rdpv-webgpu-cli-'));
+  const rdpv = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir });
+  const clip = join(dir, 'clip.npy');
+  const values = movingMnistBatch({ split: 'test', seed: 6, frames: 2 }, 0, 1).data;
+  const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 64, 64), }`;
+  const pad = 64 - ((10 + header.length + 1) % 64);
+  writeFileSync(clip, Buffer.concat([Buffer.from('\x93NUMPY\x01\x00', 'latin1'), Buffer.from(Uint16Array.of(header.length + pad + 1).buffer), Buffer.from(header + ' '.repeat(pad) + '\n'), Buffer.from(values.buffer)]));
+  assert.equal(rdpv('encode', clip, '-o', 'clip.rdpv').status, 0);
+  for (const backend of ['wasm', 'webgpu']) {
+    const r = rdpv('decode', 'clip.rdpv', '--decoder', 'fmd', '-o', `${backend}/`, '--backend', backend);
+    assert.equal(r.status, 0, r.stderr);
+  }
+  const png = (backend: string) => PNG.sync.read(readFileSync(join(dir, backend, 'fmd-000001.png'))).data;
+  const [w, g] = [png('wasm'), png('webgpu')];
+  assert.ok(w.every((v, i) => Math.abs(v - g[i]!) <= 1), 'the same pixels, up to one 8-bit level');
+  const score = (backend: string) => {
+    const r = rdpv('eval', '--samples', '8', '--dither-seeds', '1', '--json', '--backend', backend, '--threads', '1');
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { results: Record<string, (number | string)[]> };
+  };
+  const [sw, sg] = [score('wasm'), score('webgpu')];
+  for (const [k, v] of Object.entries(sw.results)) {
+    if (typeof v[0] === 'number' && !k.endsWith('bits')) v.forEach((x, i) => assert.ok(Math.abs((sg.results[k]![i] as number) - (x as number)) <= 1e-3 * Math.max(1, Math.abs(x as number)), `${k}: webgpu ${sg.results[k]![i]}, wasm ${x}`));
+  }
 });

@@ -131,6 +131,12 @@ export function numberFlag(name: string, value: string | undefined, fallback: nu
   return value === undefined ? fallback : toNumber(name, { type: 'number', min, max }, value);
 }
 
+/** The tfjs backend of a command that computes (src/engine: wasm by default). */
+export const backendFlag = {
+  type: 'choice', choices: ['wasm', 'cpu', 'webgpu'], default: 'wasm', value: 'B',
+  help: 'the tfjs backend: wasm (the kernel pack), cpu (plain JavaScript, the reference) or webgpu (a GPU through WebGPU; in Node through dawn)',
+} as const satisfies Flag;
+
 /**
  * The wasm backend's threads (XNNPACK on worker_threads), for commands that train or score: every
  * core by default, up to the backend's 8. Results are bit-identical whatever the count.

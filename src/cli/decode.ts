@@ -10,12 +10,12 @@ import { DECODERS, type DecoderName } from '../models/decoders.ts';
 import { disposeModel } from '../models/model-file.ts';
 import { loadModelForFile, readFileOrFail } from '../models/weights-io.ts';
 import { decompress, videoCodec } from '../video/codec.ts';
-import { parseFlags } from './args.ts';
+import { backendFlag, parseFlags } from './args.ts';
 import type { Command } from './command.ts';
 import { progress } from './encode.ts';
 import { prepareOutputFile, writeOutput } from './output.ts';
 
-const USAGE = `usage: rdpv decode FILE.rdpv --decoder mmse|fmd|jd|all -o OUT [--source INPUT] [--model NAME|FILE]
+const USAGE = `usage: rdpv decode FILE.rdpv --decoder mmse|fmd|jd|all -o OUT [--source INPUT] [--model NAME|FILE] [--backend wasm|cpu|webgpu]
 Decodes an .rdpv file with one decoder, or with all of the model's decoders side by side.
 The model comes from the file's header (its weights' sha256 names a shipped model); a file made
 by other weights needs --model with their weight file.
@@ -28,7 +28,8 @@ by other weights needs --model with their weight file.
                      decoder's per-pixel MSE against it is printed
   --model NAME|FILE  a shipped model or a weight file, instead of the header's
   --scale N          draw each pixel as NxN (default 2 for .png/.gif/.mp4, 1 for a folder)
-  --fps N            frames per second of a .gif or .mp4 (default 10)`;
+  --fps N            frames per second of a .gif or .mp4 (default 10)
+  --backend B        wasm (default), cpu or webgpu (a GPU through WebGPU; in Node through dawn)`;
 
 type OutKind = 'png' | 'gif' | 'mp4' | 'folder';
 
@@ -103,7 +104,7 @@ export default {
   async run(args: string[]): Promise<number> {
     const { values, positionals } = parseFlags(args, {
       decoder: { type: 'choice', choices: ['mmse', 'fmd', 'jd', 'all'] }, out: { type: 'string', short: 'o' }, source: { type: 'string' },
-      model: { type: 'string' }, scale: { type: 'int', min: 1, max: 16 }, fps: { type: 'int', min: 1, max: 120, default: 10 },
+      model: { type: 'string' }, scale: { type: 'int', min: 1, max: 16 }, fps: { type: 'int', min: 1, max: 120, default: 10 }, backend: backendFlag,
     }, true);
     if (positionals.length !== 1) throw new UserError(positionals.length === 0 ? `no FILE.rdpv given (${USAGE.split('\n')[0]})` : `one FILE.rdpv expected, got ${positionals.length}: ${positionals.join(' ')}`);
     if (values.decoder === undefined) throw new UserError('no decoder given: add --decoder mmse, fmd, jd or all');
@@ -123,7 +124,7 @@ export default {
     } catch (e) {
       throw new UserError(`${path}: ${(e as Error).message}`);
     }
-    await initEngine();
+    await initEngine({ backend: values.backend });
     const lm = await loadModelForFile(header, values.model);
     try {
       const codec = videoCodec(lm.model);

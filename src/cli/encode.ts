@@ -5,11 +5,11 @@ import { UserError } from '../errors.ts';
 import { disposeModel } from '../models/model-file.ts';
 import { loadModelArg } from '../models/weights-io.ts';
 import { compress, videoCodec } from '../video/codec.ts';
-import { parseFlags } from './args.ts';
+import { backendFlag, parseFlags } from './args.ts';
 import type { Command } from './command.ts';
 import { prepareOutputFile, writeOutput } from './output.ts';
 
-const USAGE = `usage: rdpv encode INPUT -o FILE.rdpv [--model NAME|FILE] [--seed S]
+const USAGE = `usage: rdpv encode INPUT -o FILE.rdpv [--model NAME|FILE] [--seed S] [--backend wasm|cpu|webgpu]
 Compresses a video into an .rdpv file at exactly the model's rate budget.
 INPUT: a GIF; an MP4, AVI or WebM (read through the system ffmpeg: apt-get install -y ffmpeg);
 a folder of PNG frames (sorted by name, numbers compared as numbers); or a .npy array, float32
@@ -22,7 +22,8 @@ of the model's GOP length; a shorter leftover (per clip) is dropped with a warni
   -o, --out FILE     the .rdpv file to write (written to a temporary name, then renamed;
                      its folder is created if need be)
   --model NAME|FILE  a shipped model (default: the default one) or a weight file
-  --seed S           the shared dither's seed (default 1)`;
+  --seed S           the shared dither's seed (default 1)
+  --backend B        wasm (default), cpu or webgpu (a GPU through WebGPU; in Node through dawn)`;
 
 /** Before any work: the output's folder exists (created if need be) and takes a new file. */
 export const checkWritableFile = prepareOutputFile;
@@ -50,14 +51,14 @@ export default {
   usage: USAGE,
   async run(args: string[]): Promise<number> {
     const { values, positionals } = parseFlags(args, {
-      out: { type: 'string', short: 'o' }, model: { type: 'string' }, seed: { type: 'int', min: 0, max: 0xffffffff, default: 1 },
+      out: { type: 'string', short: 'o' }, model: { type: 'string' }, seed: { type: 'int', min: 0, max: 0xffffffff, default: 1 }, backend: backendFlag,
     }, true);
     if (positionals.length !== 1) throw new UserError(positionals.length === 0 ? `no INPUT given (${USAGE.split('\n')[0]})` : `one INPUT expected, got ${positionals.length}: ${positionals.join(' ')}`);
     if (values.out === undefined) throw new UserError('no output given: add -o FILE.rdpv');
     const input = positionals[0]!;
     const out = values.out;
     prepareOutputFile(out);
-    await initEngine();
+    await initEngine({ backend: values.backend });
     const lm = await loadModelArg(values.model);
     try {
       const codec = videoCodec(lm.model);

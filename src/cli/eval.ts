@@ -8,7 +8,7 @@ import { DECODERS, type DecoderName } from '../models/decoders.ts';
 import { disposeModel } from '../models/model-file.ts';
 import { loadModelArg, loadModelForFile, readFileOrFail } from '../models/weights-io.ts';
 import { decompress, videoCodec } from '../video/codec.ts';
-import { optionsHelp, parseFlags, threadsFlag, type Flag } from './args.ts';
+import { backendFlag, optionsHelp, parseFlags, threadsFlag, type Flag } from './args.ts';
 import type { Command } from './command.ts';
 import { prepareOutputFile, writeOutput } from './output.ts';
 
@@ -27,10 +27,11 @@ const FLAGS = {
   source: { type: 'string', value: 'INPUT', help: 'with --input: what was encoded (any rdpv encode INPUT)' },
   json: { type: 'boolean', help: 'print a CompressAI-style results file' },
   threads: threadsFlag,
+  backend: backendFlag,
   out: { type: 'string', short: 'o', value: 'FILE', help: 'also write the CompressAI-style results to FILE (atomically; its folder is created if need be)' },
 } as const satisfies Record<string, Flag>;
 
-const USAGE = `usage: rdpv eval [--model NAME|FILE] [--dataset moving-mnist|kth --kth-dir D] [--samples N] [--dither-seeds K] [--judge-steps N] [--seed S] [--split test|train --first I] [--json] [-o FILE.json] [--threads N]
+const USAGE = `usage: rdpv eval [--model NAME|FILE] [--dataset moving-mnist|kth --kth-dir D] [--samples N] [--dither-seeds K] [--judge-steps N] [--seed S] [--split test|train --first I] [--json] [-o FILE.json] [--threads N] [--backend wasm|cpu|webgpu]
        rdpv eval --input FILE.rdpv --source INPUT [--model NAME|FILE] [--json]
 Scores a model (a shipped one by name, default the default one, or a weight file) on the
 MovingMNIST test split (or, to choose settings such as lambda without looking at the test split,
@@ -92,7 +93,7 @@ export default {
     if (values.out !== undefined) prepareOutputFile(values.out);
     if ((values.input === undefined) !== (values.source === undefined)) throw new UserError('--input and --source go together: the file and what was encoded into it');
     if ((values.dataset === 'kth') !== (values['kth-dir'] !== undefined)) throw new UserError('--dataset kth needs --kth-dir DIR, and --kth-dir applies to --dataset kth only');
-    await initEngine({ threads: values.threads });
+    await initEngine({ backend: values.backend, threads: values.threads });
     if (values.input !== undefined) return scoreFile(values.input, values.source!, values.model, values.json, values.out);
     const lm = await loadModelArg(values.model);
     try {

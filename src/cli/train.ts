@@ -7,7 +7,7 @@ import { UserError } from '../errors.ts';
 import { describeModel } from '../models/model-file.ts';
 import { presetNames, presets } from '../train/presets.ts';
 import { runTraining } from '../train/run.ts';
-import { givenFlags, optionsHelp, parseFlags, threadsFlag, type Flag } from './args.ts';
+import { backendFlag, givenFlags, optionsHelp, parseFlags, threadsFlag, type Flag } from './args.ts';
 import type { Command } from './command.ts';
 import { ensureFolder } from './output.ts';
 
@@ -25,7 +25,7 @@ const FLAGS = {
   resume: { type: 'boolean', help: "continue from the run folder's checkpoint (bit-exact); without one, start from step 0" },
   from: { type: 'string', value: 'FILE', help: 'presets that start from a trained model: the model file to start from (default: the one its preset trained beside this run, or the shipped one)' },
   jobs: { type: 'int', min: 1, max: 64, default: 1, help: 'presets trained at once, one process each; SIGINT/SIGTERM reach every one and are waited for' },
-  backend: { type: 'choice', choices: ['wasm', 'cpu', 'webgpu'], default: 'wasm', help: 'the tfjs backend (wasm: the kernel pack; cpu: plain JavaScript; webgpu: a GPU through WebGPU, in Node through dawn)' },
+  backend: backendFlag,
   threads: { ...threadsFlag, help: `${threadsFlag.help}; with --jobs J each process gets N/J (at least 1)` },
   'progress-every': { type: 'number', min: 1, max: 86_400, default: 30, value: 'S', help: 'when stderr is not a terminal: a progress line (step, loss, rate, ETA) every S seconds' },
   list: { type: 'boolean', help: 'list the presets (with --all: the test presets too) and exit' },
