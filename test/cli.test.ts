@@ -42,7 +42,7 @@ test('a bad integer, an out-of-range value or a bad choice exits 2 with one line
     [['train', '--preset', 'x', '--steps', '1.5'], /^rdpv train: --steps must be an integer in \[1, 10000000\], got '1\.5'$/],
     [['train', '--steps', 'ten'], /^rdpv train: --steps must be an integer in \[1, 10000000\], got 'ten'$/],
     [['train', '--jobs', '65'], /^rdpv train: --jobs must be an integer in \[1, 64\], got '65'$/],
-    [['train', '--backend', 'gpu'], /^rdpv train: --backend must be one of wasm, cpu, got 'gpu'$/],
+    [['train', '--backend', 'gpu'], /^rdpv train: --backend must be one of wasm, cpu, webgpu, got 'gpu'$/],
     [['train', '--lambda=-1'], /^rdpv train: --lambda must be a number >= 0, got '-1'$/],
     [['demo', '--count', '2.5'], /^rdpv demo: --count must be an integer in \[1, 1000\], got '2\.5'$/],
     [['demo', '--count', '0'], /^rdpv demo: --count must be an integer in \[1, 1000\], got '0'$/],
