@@ -58,8 +58,8 @@ test('npm pack builds the package; installed offline into a scratch project it i
       await initEngine();
       const lm = await loadZooModel(folderStore());
       const frames = movingMnistBatch({ split: 'test', seed: 1, frames: 1 }, 0, 2).data;
-      const bytes = compress(lm, frames, 1);
-      const back = decompress(lm, bytes, 'mmse').frames;
+      const bytes = await compress(lm, frames, 1);
+      const back = (await decompress(lm, bytes, 'mmse')).frames;
       console.log(JSON.stringify({ id: lm.id, frames: readRdpv(bytes).header.frameCount, decoded: back.length, analyse: typeof analyseJoint, presets: Object.keys(presets).length > 0 }));
     `);
     const used = spawnSync(process.execPath, ['use.mjs'], { cwd: scratch, encoding: 'utf8' });
@@ -72,7 +72,7 @@ test('npm pack builds the package; installed offline into a scratch project it i
       import { initEngine, loadZooModel, folderStore, compress, readRdpv, type LoadedModel, type RdpvHeader, type TrainConfig, presets } from '${pkg.name}';
       await initEngine();
       const lm: LoadedModel = await loadZooModel(folderStore());
-      const header: RdpvHeader = readRdpv(compress(lm, new Float32Array(64 * 64), 1)).header;
+      const header: RdpvHeader = readRdpv(await compress(lm, new Float32Array(64 * 64), 1)).header;
       const n: number = header.frameCount;
       const c: TrainConfig | undefined = presets['tiny-mse'];
       // @ts-expect-error: a string is not a frame count
