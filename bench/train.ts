@@ -4,7 +4,10 @@
 //   `paper` network against bench/peers/train_iframe.py;
 // - P-frame `pframe-inf-2-mse` (motion encoder, quantizer, flow decoder, scale-space warp,
 //   content encoder, quantizer, MMSE decoder, Adam) against bench/peers/train_pframe.py.
-// Usage: npm run bench:train [-- --steps N] [--threads N] [--no-peer]
+// Ours splits each batch over --shards S data-parallel worker threads (default: one per thread,
+// src/train/parallel.ts), each with threads/S wasm threads; --shards 1 is one trainer on a
+// threaded engine.
+// Usage: npm run bench:train [-- --steps N] [--threads N] [--shards S] [--no-peer]
 // The next-to-last line is the P-frame's JSON object: preset, ours_samples_per_s,
 // peer_samples_per_s, speedup. The last line is the I-frame's (the same four keys) with a
 // `pframe` field holding the P-frame's object.
@@ -15,19 +18,22 @@ import { initEngine } from '../src/engine/index.ts';
 import { describeModel } from '../src/models/model-file.ts';
 import { trainableVariables } from '../src/models/params.ts';
 import { presets, sourceFor } from '../src/train/presets.ts';
-import { readLosses, TRAINERS } from '../src/train/trainer.ts';
+import { createTrainer } from '../src/train/parallel.ts';
+import { readLosses } from '../src/train/trainer.ts';
 
-const { values } = parseFlags(process.argv.slice(2), { steps: { type: 'string' }, threads: threadsFlag, 'no-peer': { type: 'boolean' } });
+const { values } = parseFlags(process.argv.slice(2), { steps: { type: 'string' }, threads: threadsFlag, shards: { type: 'string' }, 'no-peer': { type: 'boolean' } });
 const steps = numberFlag('steps', values.steps, 3, 1, 1000);
 // Ours and the peer on the same number of threads: every core by default.
 const { threads } = values;
+const shards = numberFlag('shards', values.shards, threads, 1, 64);
+const shardThreads = Math.max(1, Math.floor(threads / shards));
 
-await initEngine({ backend: 'wasm', threads });
+await initEngine({ backend: 'wasm', threads: shards === 1 ? threads : 1 });
 
 /** Median samples/s over `steps` training steps of a preset's trainer after one warm-up step. */
 async function samplesPerSecond(preset: string): Promise<number> {
-  const config = presets[preset]!;
-  const trainer = TRAINERS[config.model.kind](config, sourceFor(config));
+  const config = { ...presets[preset]!, shards };
+  const trainer = createTrainer(config, sourceFor(config), { threads: shardThreads });
   // A fresh run of a preset without `from` (what run.ts does before step 0).
   trainer.start(undefined);
   const params = Object.values(trainer.checkpointGroups()).flatMap(trainableVariables).reduce((n, v) => n + v.size, 0);
@@ -38,9 +44,11 @@ async function samplesPerSecond(preset: string): Promise<number> {
     await readLosses(trainer.step(s));
     times.push(performance.now() - t0);
   }
+  await trainer.close?.();
   times.sort((a, b) => a - b);
   const rate = config.batch / (times[Math.floor(times.length / 2)]! / 1000);
-  console.log(`ours ${preset} (${describeModel(config.model)}, batch ${config.batch}, ${params} trainable parameters, tfjs wasm ${threads} thread${threads === 1 ? '' : 's'}): ${rate.toFixed(1)} samples/s`);
+  const how = shards === 1 ? `${threads} thread${threads === 1 ? '' : 's'}` : `${shards} shards of ${shardThreads} thread${shardThreads === 1 ? '' : 's'}`;
+  console.log(`ours ${preset} (${describeModel(config.model)}, batch ${config.batch}, ${params} trainable parameters, tfjs wasm, ${how}): ${rate.toFixed(1)} samples/s`);
   return rate;
 }
 
@@ -78,4 +86,6 @@ const summary = (preset: string, ourRate: number, peerRate: number | null) => ({
 const iframe = summary('iframe-paper-mse', ours, peerSamplesPerSecond('train_iframe.py', 'iframe-paper-mse'));
 const pframe = summary('pframe-inf-2-mse', oursP, peerSamplesPerSecond('train_pframe.py', 'pframe-inf-2-mse'));
 console.log(JSON.stringify(pframe));
-console.log(JSON.stringify({ ...iframe, threads, pframe }));
+// Peak resident memory of this process, worker threads included (the paper I-frame dominates it).
+const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+console.log(JSON.stringify({ ...iframe, threads, shards, peak_rss_mb: peakRssMb, pframe }));

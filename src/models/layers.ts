@@ -16,12 +16,17 @@ export interface Ctx {
 export const evalCtx = (): Ctx => ({ training: false, updates: [] });
 export const trainCtx = (): Ctx => ({ training: true, updates: [] });
 
-/** Apply (or, with apply = false, drop) and dispose the collected running-stat updates. */
-export function applyUpdates(ctx: Ctx, apply = true): void {
-  for (const [v, t] of ctx.updates) {
-    if (apply) v.assign(t);
-    t.dispose();
+/**
+ * Apply (or, with apply = false, drop) and dispose the collected running-stat updates. `reduce`
+ * (data-parallel training) makes them the whole batch's, so every shard keeps the same statistics.
+ */
+export function applyUpdates(ctx: Ctx, apply = true, reduce: (ts: tf.Tensor[]) => tf.Tensor[] = (ts) => ts): void {
+  if (apply) {
+    const values = reduce(ctx.updates.map(([, t]) => t));
+    ctx.updates.forEach(([v], i) => v.assign(values[i]!));
+    tf.dispose(values.filter((t, i) => t !== ctx.updates[i]![1]));
   }
+  tf.dispose(ctx.updates.map(([, t]) => t));
   ctx.updates.length = 0;
 }
 

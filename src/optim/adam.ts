@@ -16,7 +16,11 @@ export class Adam {
   /** Moments keyed by the parameter's dotted name; `t` counts updates (a 1-element variable, so it is checkpointed with them). */
   readonly state: { m: ParamTree; v: ParamTree; t: tf.Variable };
 
-  constructor(params: ParamTree, readonly config: AdamConfig) {
+  /**
+   * `reduce` (data-parallel training) turns this shard's gradients into the whole batch's, in the
+   * order of `vars`, before every update; the identity otherwise.
+   */
+  constructor(params: ParamTree, readonly config: AdamConfig, private readonly reduce: (ts: tf.Tensor[]) => tf.Tensor[] = (ts) => ts) {
     this.vars = flattenParams(params).filter(([, v]) => v.trainable);
     const zeros = () => Object.fromEntries(this.vars.map(([n, v]) => [n, constVar(v.shape, 0, false)]));
     this.state = { m: zeros(), v: zeros(), t: constVar([], 0, false) };
@@ -36,9 +40,13 @@ export class Adam {
       const t = tf.add(this.state.t, 1);
       this.state.t.assign(t);
       const step = tf.div(tf.mul(tf.sqrt(tf.sub(1, tf.pow(beta2, t))), lr), tf.sub(1, tf.pow(beta1, t)));
-      for (const [name, v] of this.vars) {
+      const gs = this.reduce(this.vars.map(([name, v]) => {
         const g = grads[v.name];
         if (!g) throw new Error(`no gradient for ${name}`);
+        return g;
+      }));
+      for (const [i, [name, v]] of this.vars.entries()) {
+        const g = gs[i]!;
         const m = this.state.m[name] as tf.Variable;
         const s = this.state.v[name] as tf.Variable;
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));

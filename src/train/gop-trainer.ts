@@ -27,6 +27,7 @@ import { Adam } from '../optim/adam.ts';
 import { Rng } from '../rng.ts';
 import { decodeGop, encodeGop, frameOf, latentLayout, type Dithers } from '../video/gop.ts';
 import type { TrainConfig } from './presets.ts';
+import { drawRows, shardRows, WHOLE, type Shard } from './shard.ts';
 import type { LossTensors, Trainer } from './trainer.ts';
 
 const DITHER_STREAM = 0x44495448;
@@ -59,7 +60,7 @@ export class GopTrainer implements Trainer {
   /** The perception decoders this stage trains: fmd and jd, or at rate inf jd only (fmd is the identity there). */
   private readonly trained: ('fmd' | 'jd')[];
 
-  constructor(readonly config: TrainConfig, private readonly source: FrameSource) {
+  constructor(readonly config: TrainConfig, private readonly source: FrameSource, private readonly shard: Shard = WHOLE) {
     const c = config.model as GopModelConfig;
     const frame = config.frame;
     if (frame === undefined || frame < 2 || frame > c.rates.length) throw new UserError(`a GOP preset trains one P-frame: frame must be in [2, ${c.rates.length}]`);
@@ -76,7 +77,7 @@ export class GopTrainer implements Trainer {
     m.pframes.push(this.pos);
     this.m = m;
     if (!perception) {
-      this.codecOpt = new Adam({ enc: this.pos.enc!, mmse: this.pos.decoders.mmse! }, config.codecOptimizer);
+      this.codecOpt = new Adam({ enc: this.pos.enc!, mmse: this.pos.decoders.mmse! }, config.codecOptimizer, shard.reduce);
       return;
     }
     const decoders: Record<string, ParamTree> = {};
@@ -86,8 +87,8 @@ export class GopTrainer implements Trainer {
       decoders[name] = this.pos.decoders[name]!;
       critics[kind] = this.pos.critics[kind] = initPositionCritic(m.config, kind, frame, config.seed);
     }
-    this.codecOpt = new Adam(decoders, config.codecOptimizer);
-    this.criticOpt = new Adam(critics, config.criticOptimizer);
+    this.codecOpt = new Adam(decoders, config.codecOptimizer, shard.reduce);
+    this.criticOpt = new Adam(critics, config.criticOptimizer, shard.reduce);
   }
 
   model(): GopModel {
@@ -133,10 +134,12 @@ export class GopTrainer implements Trainer {
     }
   }
 
+  /** This shard's rows of step `step`'s batch, frame by frame. */
   private frames(step: number): tf.Tensor4D[] {
     const c = this.config;
-    const b = this.source.batch('train', step * c.batch, c.batch, this.k + 1);
-    return Array.from({ length: this.k + 1 }, (_, t) => tf.tensor4d(sequenceFrame(b, t), [c.batch, this.source.size, this.source.size, 1]));
+    const { lo, n } = shardRows(c.batch, this.shard.index, this.shard.count);
+    const b = this.source.batch('train', step * c.batch + lo, n, this.k + 1);
+    return Array.from({ length: this.k + 1 }, (_, t) => tf.tensor4d(sequenceFrame(b, t), [n, this.source.size, this.source.size, 1]));
   }
 
   /** Training dither: fresh uniform draws per step, frame and latent. */
@@ -145,7 +148,8 @@ export class GopTrainer implements Trainer {
     return latentLayout(this.m).slice(0, this.k + 1).map((latents, t) =>
       latents.map(({ dims, levels }, j) => {
         const rng = new Rng(this.config.seed, DITHER_STREAM, step, t * 4 + j);
-        return tf.tensor2d(Float32Array.from({ length: B * dims }, () => (rng.uniform() - 0.5) * binWidth(levels)), [B, dims]);
+        const rows = drawRows(this.shard, B, dims, () => (rng.uniform() - 0.5) * binWidth(levels));
+        return tf.tensor2d(rows, [rows.length / dims, dims]);
       }),
     );
   }
@@ -173,7 +177,7 @@ export class GopTrainer implements Trainer {
       return tf.mul(mse(frameOf(p, 'mmse', this.k, content, pred, null, ctx), x), poison) as tf.Scalar;
     }, this.codecOpt.variables());
     this.codecOpt.apply(grads, this.config.lrDropAt !== undefined && step >= this.config.lrDropAt ? 0.1 : 1);
-    applyUpdates(ctx);
+    applyUpdates(ctx, true, this.shard.reduce);
     return { mse: value };
   }
 
@@ -194,7 +198,8 @@ export class GopTrainer implements Trainer {
     const criticOf = (name: 'fmd' | 'jd') => p.critics[DECODERS[name].critic!]!;
     const realOf = (name: 'fmd' | 'jd') => (DECODERS[name].critic === 'joint' ? realJoint : x);
     const rng = new Rng(c.seed, EPS_STREAM, step);
-    const eps = tf.tensor4d(Float32Array.from({ length: c.batch }, () => rng.uniform()), [c.batch, 1, 1, 1]);
+    const e = drawRows(this.shard, c.batch, 1, () => rng.uniform());
+    const eps = tf.tensor4d(e, [e.length, 1, 1, 1]);
     // A step with a decoder update makes it first, against the critics as they are; its outputs
     // (this batch through these weights, in training BatchNorm mode) are then the critics' fake
     // batch, which would otherwise be the same forward pass again: one decoder pass a step, not two.
@@ -214,7 +219,7 @@ export class GopTrainer implements Trainer {
         })) as tf.Scalar;
       }, this.codecOpt.variables());
       this.codecOpt.apply(dec.grads);
-      applyUpdates(ctx);
+      applyUpdates(ctx, true, this.shard.reduce);
       fake = ys;
     } else {
       const fakeCtx = trainCtx();

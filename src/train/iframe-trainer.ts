@@ -15,6 +15,7 @@ import { cloneParams, copyParams, type ParamTree } from '../models/params.ts';
 import { Adam } from '../optim/adam.ts';
 import { Rng } from '../rng.ts';
 import type { TrainConfig } from './presets.ts';
+import { drawRows, shardRows, WHOLE, type Shard } from './shard.ts';
 import type { LossTensors, Trainer } from './trainer.ts';
 
 // Stream tags keep the trainer's random numbers apart from each other and from the data's.
@@ -33,17 +34,17 @@ export class IFrameTrainer implements Trainer {
   private codecOpt!: Adam;
   private criticOpt?: Adam;
 
-  constructor(readonly config: TrainConfig, private readonly source: FrameSource) {
+  constructor(readonly config: TrainConfig, private readonly source: FrameSource, private readonly shard: Shard = WHOLE) {
     const m = (this.m = initIFrameModel(config.model as IFrameModelConfig, config.seed));
     if (config.stage === 'mse') {
-      this.codecOpt = new Adam({ enc: m.enc, mmse: m.decoders.mmse! }, config.codecOptimizer);
+      this.codecOpt = new Adam({ enc: m.enc, mmse: m.decoders.mmse! }, config.codecOptimizer, shard.reduce);
       return;
     }
     m.decoders.fmd = cloneParams(m.decoders.mmse!);
     m.config = { ...m.config, critic: config.critic };
     m.critics.marginal = initCritic({ ...config.critic, size: m.net.size, frames: 1 }, config.seed + 7);
-    this.codecOpt = new Adam({ fmd: m.decoders.fmd }, config.codecOptimizer);
-    this.criticOpt = new Adam({ critic: m.critics.marginal }, config.criticOptimizer);
+    this.codecOpt = new Adam({ fmd: m.decoders.fmd }, config.codecOptimizer, shard.reduce);
+    this.criticOpt = new Adam({ critic: m.critics.marginal }, config.criticOptimizer, shard.reduce);
   }
 
   model(): IFrameModel {
@@ -66,16 +67,19 @@ export class IFrameTrainer implements Trainer {
     return groups;
   }
 
-  private frames(start: number, batch: number): tf.Tensor4D {
-    const b = this.source.batch('train', start, batch, 1);
-    return tf.tensor4d(b.data, [batch, this.source.size, this.source.size, 1]);
+  /** This shard's rows of step `step`'s batch. */
+  private frames(step: number): tf.Tensor4D {
+    const { lo, n } = shardRows(this.config.batch, this.shard.index, this.shard.count);
+    const b = this.source.batch('train', step * this.config.batch + lo, n, 1);
+    return tf.tensor4d(b.data, [n, this.source.size, this.source.size, 1]);
   }
 
-  private dither(step: number, batch: number): tf.Tensor2D {
+  private dither(step: number): tf.Tensor2D {
     const { dims, levels } = this.m.net;
     const rng = new Rng(this.config.seed, DITHER_STREAM, step);
     const w = binWidth(levels);
-    return tf.tensor2d(Float32Array.from({ length: batch * dims }, () => (rng.uniform() - 0.5) * w), [batch, dims]);
+    const u = drawRows(this.shard, this.config.batch, dims, () => (rng.uniform() - 0.5) * w);
+    return tf.tensor2d(u, [u.length / dims, dims]);
   }
 
   /** Perception stage: a critic update every step, plus a decoder update every criticPerDecoder steps. */
@@ -84,8 +88,8 @@ export class IFrameTrainer implements Trainer {
     const m = this.m;
     const poison = c.nanAtStep === step + 1 ? NaN : 1;
     return tf.tidy(() => {
-      const x = this.frames(step * c.batch, c.batch);
-      const u = this.dither(step, c.batch);
+      const x = this.frames(step);
+      const u = this.dither(step);
       if (c.stage === 'mse') {
         if (c.harden?.at === step) scaleLatent(m.enc, c.harden.gain);
         const ctx = trainCtx();
@@ -94,7 +98,7 @@ export class IFrameTrainer implements Trainer {
           return tf.mul(mse(y, x), poison) as tf.Scalar;
         }, this.codecOpt.variables());
         this.codecOpt.apply(grads, c.lrDropAt !== undefined && step >= c.lrDropAt ? 0.1 : 1);
-        applyUpdates(ctx);
+        applyUpdates(ctx, true, this.shard.reduce);
         return { mse: value };
       }
       return this.perceptionStep(step, x, u, poison);
@@ -109,7 +113,8 @@ export class IFrameTrainer implements Trainer {
     // The encoder is frozen: eval mode (running stats, no updates), hard quantizer, no gradient.
     const zq = quantizeTensor(encode(m.enc, x, evalCtx()), u, m.net.levels, 'hard');
     const rng = new Rng(c.seed, EPS_STREAM, step);
-    const eps = tf.tensor4d(Float32Array.from({ length: c.batch }, () => rng.uniform()), [c.batch, 1, 1, 1]);
+    const e = drawRows(this.shard, c.batch, 1, () => rng.uniform());
+    const eps = tf.tensor4d(e, [e.length, 1, 1, 1]);
     // The critic's fake batch, in the same (training) BatchNorm mode as the decoder update below.
     const fakeCtx = trainCtx();
     const fake = decode(pdec, m.net, zq, u, fakeCtx);
@@ -133,7 +138,7 @@ export class IFrameTrainer implements Trainer {
         return tf.add(e, tf.mul(tf.neg(tf.mean(critic(crit, y))), c.lambda)) as tf.Scalar;
       }, this.codecOpt.variables());
       this.codecOpt.apply(dec.grads);
-      applyUpdates(ctx);
+      applyUpdates(ctx, true, this.shard.reduce);
       Object.assign(losses, { mse: d!, decoder: dec.value });
     }
     return losses;

@@ -13,7 +13,8 @@ import { withDataChecksum } from '../models/tensor-file.ts';
 import { folderStore, readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
 import { loadZooModel } from '../models/zoo.ts';
 import { sourceFor, type TrainConfig } from './presets.ts';
-import { readLosses, TRAINERS, type Losses } from './trainer.ts';
+import { createTrainer } from './parallel.ts';
+import { readLosses, type Losses } from './trainer.ts';
 
 export interface RunOptions {
   preset: string;
@@ -26,6 +27,8 @@ export interface RunOptions {
   say?: (line: string) => void;
   /** When stderr is not a terminal: a progress line through `say` every this many seconds (default 30; 0: none). */
   progressSeconds?: number;
+  /** wasm threads of each data-parallel shard (config.shards > 1; default 1). */
+  shardThreads?: number;
 }
 
 export interface RunResult {
@@ -114,7 +117,7 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
   const ckptPath = join(o.out, CHECKPOINT);
   const logPath = join(o.out, LOG);
   const source = sourceFor(c);
-  const trainer = TRAINERS[c.model.kind](c, source);
+  const trainer = createTrainer(c, source, { threads: o.shardThreads });
   let step = 0;
   let trainSeconds = 0;
   if (existsSync(ckptPath) && !o.resume) {
@@ -136,6 +139,7 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
   }
 
   const saveCheckpoint = async () => {
+    await trainer.sync?.();
     await fetchParams(trainer.checkpointGroups());
     save(ckptPath, encodeParams(trainer.checkpointGroups(), {
       preset: o.preset, config: resumeKey(c), step: String(step), train_seconds: String(trainSeconds),
@@ -192,6 +196,7 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await trainer.close?.();
   }
 
   const metrics = flatMetrics(await evaluate(trainer.model(), source, {

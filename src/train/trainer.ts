@@ -9,13 +9,15 @@ import type { ParamTree } from '../models/params.ts';
 import { GopTrainer } from './gop-trainer.ts';
 import { IFrameTrainer } from './iframe-trainer.ts';
 import type { TrainConfig } from './presets.ts';
+import type { Shard } from './shard.ts';
 
 export type Losses = Record<string, number>;
 /** A step's losses as scalars where they were computed: a GPU backend hands them back only asynchronously. */
 export type LossTensors = Record<string, tf.Scalar>;
 
 /** Read a step's losses (and free their tensors). */
-export async function readLosses(t: LossTensors): Promise<Losses> {
+export async function readLosses(step: LossTensors | Promise<LossTensors>): Promise<Losses> {
+  const t = await step;
   const values = await Promise.all(Object.values(t).map((v) => v.data()));
   tf.dispose(Object.values(t));
   return Object.fromEntries(Object.keys(t).map((k, i) => [k, values[i]![0]!]));
@@ -31,11 +33,19 @@ export interface Trainer {
    * (the model named by the config's `from`: the MSE stage's model for a perception stage).
    */
   start(from: Model | undefined): void;
-  /** Step `step` (0-based): one batch, one update; all randomness a pure function of (seed, step). Its losses: read them with readLosses. */
-  step(step: number): LossTensors;
+  /**
+   * Step `step` (0-based): one batch, one update; all randomness a pure function of (seed, step).
+   * Its losses: read them with readLosses. A data-parallel trainer answers when its shards have.
+   */
+  step(step: number): LossTensors | Promise<LossTensors>;
+  /** Bring the variables of model() and checkpointGroups() up to date (a data-parallel trainer's live in its shards). */
+  sync?(): Promise<void>;
+  /** Release what the trainer holds beyond its variables (threads). */
+  close?(): Promise<void>;
 }
 
-export const TRAINERS: Record<TrainConfig['model']['kind'], (c: TrainConfig, source: FrameSource) => Trainer> = {
-  iframe: (c, source) => new IFrameTrainer(c, source),
-  gop: (c, source) => new GopTrainer(c, source),
+/** Each model kind's trainer, over a shard of every batch (the whole batch by default). */
+export const TRAINERS: Record<TrainConfig['model']['kind'], (c: TrainConfig, source: FrameSource, shard?: Shard) => Trainer> = {
+  iframe: (c, source, shard) => new IFrameTrainer(c, source, shard),
+  gop: (c, source, shard) => new GopTrainer(c, source, shard),
 };
