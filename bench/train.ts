@@ -6,33 +6,40 @@
 //   content encoder, quantizer, MMSE decoder, Adam) against bench/peers/train_pframe.py.
 // Ours splits each batch over --shards S data-parallel worker threads (default: one per thread,
 // src/train/parallel.ts), each with threads/S wasm threads; --shards 1 is one trainer on a
-// threaded engine.
-// Usage: npm run bench:train [-- --steps N] [--threads N] [--shards S] [--no-peer]
+// threaded engine. --backend webgpu trains ours on the GPU (one trainer) against the I-frame
+// peer on CUDA (the P-frame peer runs on the CPU only, so it is left out); --batch N overrides
+// every preset's batch, on both sides.
+// Usage: npm run bench:train [-- --steps N] [--threads N] [--shards S] [--backend B] [--batch N] [--no-peer]
 // The next-to-last line is the P-frame's JSON object: preset, ours_samples_per_s,
 // peer_samples_per_s, speedup. The last line is the I-frame's (the same four keys) with a
 // `pframe` field holding the P-frame's object.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { numberFlag, parseFlags, threadsFlag } from '../src/cli/args.ts';
-import { initEngine } from '../src/engine/index.ts';
+import { backendFlag, numberFlag, parseFlags, threadsFlag } from '../src/cli/args.ts';
+import { initEngine, type BackendName } from '../src/engine/index.ts';
 import { describeModel } from '../src/models/model-file.ts';
 import { trainableVariables } from '../src/models/params.ts';
 import { presets, sourceFor } from '../src/train/presets.ts';
 import { createTrainer } from '../src/train/parallel.ts';
 import { readLosses } from '../src/train/trainer.ts';
 
-const { values } = parseFlags(process.argv.slice(2), { steps: { type: 'string' }, threads: threadsFlag, shards: { type: 'string' }, 'no-peer': { type: 'boolean' } });
+const { values } = parseFlags(process.argv.slice(2), {
+  steps: { type: 'string' }, threads: threadsFlag, shards: { type: 'string' }, backend: backendFlag, batch: { type: 'string' }, 'no-peer': { type: 'boolean' },
+});
 const steps = numberFlag('steps', values.steps, 3, 1, 1000);
 // Ours and the peer on the same number of threads: every core by default.
 const { threads } = values;
-const shards = numberFlag('shards', values.shards, threads, 1, 64);
+const backend = values.backend as BackendName;
+const gpu = backend === 'webgpu';
+const shards = gpu ? 1 : numberFlag('shards', values.shards, threads, 1, 64);
 const shardThreads = Math.max(1, Math.floor(threads / shards));
+const batchOf = (preset: string) => numberFlag('batch', values.batch, presets[preset]!.batch, 1, 4096);
 
-await initEngine({ backend: 'wasm', threads: shards === 1 ? threads : 1 });
+await initEngine({ backend, threads: shards === 1 ? threads : 1 });
 
 /** Median samples/s over `steps` training steps of a preset's trainer after one warm-up step. */
 async function samplesPerSecond(preset: string): Promise<number> {
-  const config = { ...presets[preset]!, shards };
+  const config = { ...presets[preset]!, shards, batch: batchOf(preset) };
   const trainer = createTrainer(config, sourceFor(config), { threads: shardThreads });
   // A fresh run of a preset without `from` (what run.ts does before step 0).
   trainer.start(undefined);
@@ -47,8 +54,8 @@ async function samplesPerSecond(preset: string): Promise<number> {
   await trainer.close?.();
   times.sort((a, b) => a - b);
   const rate = config.batch / (times[Math.floor(times.length / 2)]! / 1000);
-  const how = shards === 1 ? `${threads} thread${threads === 1 ? '' : 's'}` : `${shards} shards of ${shardThreads} thread${shardThreads === 1 ? '' : 's'}`;
-  console.log(`ours ${preset} (${describeModel(config.model)}, batch ${config.batch}, ${params} trainable parameters, tfjs wasm, ${how}): ${rate.toFixed(1)} samples/s`);
+  const how = gpu ? 'the GPU' : shards === 1 ? `${threads} thread${threads === 1 ? '' : 's'}` : `${shards} shards of ${shardThreads} thread${shardThreads === 1 ? '' : 's'}`;
+  console.log(`ours ${preset} (${describeModel(config.model)}, batch ${config.batch}, ${params} trainable parameters, tfjs ${backend}, ${how}): ${rate.toFixed(1)} samples/s`);
   return rate;
 }
 
@@ -64,15 +71,20 @@ const python = values['no-peer'] ? undefined : findTorchPython();
 if (values['no-peer']) console.log('peer: skipped (--no-peer)');
 else if (python === undefined) console.log('peer: skipped, no Python with torch found (tried /usr/bin/python3, python3)');
 
-/** The PyTorch peer's samples/s for a preset's network and batch (null where there is no peer). */
+/** The PyTorch peer's samples/s for a preset's network and batch (null where there is no peer), on the CPU or, against webgpu, CUDA. */
 function peerSamplesPerSecond(script: string, preset: string): number | null {
   if (python === undefined) return null;
+  if (gpu && script !== 'train_iframe.py') {
+    console.log(`peer ${preset}: skipped, its PyTorch peer runs on the CPU only`);
+    return null;
+  }
   const path = fileURLToPath(new URL(`./peers/${script}`, import.meta.url));
-  const run = spawnSync(python, [path, String(steps), String(presets[preset]!.batch), String(threads)], { encoding: 'utf8' });
+  const run = spawnSync(python, [path, String(steps), String(batchOf(preset)), String(threads), gpu ? 'cuda' : 'cpu'], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`PyTorch peer ${script} failed: ${run.stderr.trim().split('\n').pop()}`);
-  const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { samples_per_s: number; torch: string; threads: number; params?: number };
+  const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { samples_per_s: number; torch: string; threads: number; device?: string; params?: number };
   const params = result.params === undefined ? '' : `, ${result.params} trainable parameters`;
-  console.log(`peer ${preset} (PyTorch ${result.torch}, ${result.threads} threads${params}): ${result.samples_per_s.toFixed(1)} samples/s`);
+  const where = result.device?.startsWith('cuda') ? result.device : `${result.threads} threads`;
+  console.log(`peer ${preset} (PyTorch ${result.torch}, ${where}${params}): ${result.samples_per_s.toFixed(1)} samples/s`);
   return result.samples_per_s;
 }
 
@@ -88,4 +100,4 @@ const pframe = summary('pframe-inf-2-mse', oursP, peerSamplesPerSecond('train_pf
 console.log(JSON.stringify(pframe));
 // Peak resident memory of this process, worker threads included (the paper I-frame dominates it).
 const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
-console.log(JSON.stringify({ ...iframe, threads, shards, peak_rss_mb: peakRssMb, pframe }));
+console.log(JSON.stringify({ ...iframe, backend, threads, shards, peak_rss_mb: peakRssMb, pframe }));

@@ -6,7 +6,7 @@ soft-quantizer gradient); mirrored transposed-conv decoder reading the quantized
 dither as 24 input channels, with a sigmoid; Adam 1e-3.
 Input: uniform random frames (speed does not depend on content).
 Prints one JSON line: samples/s from the median step time.
-Usage: python3 train_iframe.py [steps] [batch]
+Usage: python3 train_iframe.py [steps] [batch] [threads] [device]  (device: cpu, or cuda against our webgpu)
 """
 import json
 import statistics
@@ -20,6 +20,7 @@ torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
 torch.manual_seed(0)
 steps = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 batch = int(sys.argv[2]) if len(sys.argv) > 2 else 64
+device = torch.device(sys.argv[4] if len(sys.argv) > 4 else "cpu")
 widths = [64, 128, 256, 512]
 dims, levels = 12, 2
 
@@ -37,8 +38,8 @@ dec = block(nn.ConvTranspose2d(2 * dims, rev[0], 4, 1, 0), rev[0])
 for cin, cout in zip(rev[:-1], rev[1:]):
     dec += block(nn.ConvTranspose2d(cin, cout, 4, 2, 1), cout)
 dec += [nn.ConvTranspose2d(widths[0], 1, 4, 2, 1), nn.Sigmoid()]
-encoder, decoder = nn.Sequential(*enc), nn.Sequential(*dec)
-centers = torch.linspace(-1, 1, levels)
+encoder, decoder = nn.Sequential(*enc).to(device), nn.Sequential(*dec).to(device)
+centers = torch.linspace(-1, 1, levels, device=device)
 width = 2 / (levels - 1)
 
 
@@ -53,7 +54,7 @@ def quantize(z):
 
 params = list(encoder.parameters()) + list(decoder.parameters())
 opt = torch.optim.Adam(params, lr=1e-3)
-x = torch.rand(batch, 1, 64, 64)
+x = torch.rand(batch, 1, 64, 64, device=device)
 
 
 def step():
@@ -61,6 +62,8 @@ def step():
     loss = torch.mean((decoder(quantize(encoder(x))) - x) ** 2)
     loss.backward()
     opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()  # the step's kernels, not only their launch
 
 
 step()
@@ -69,4 +72,5 @@ for _ in range(steps):
     t0 = time.perf_counter()
     step()
     times.append(time.perf_counter() - t0)
-print(json.dumps({"samples_per_s": batch / statistics.median(times), "torch": torch.__version__, "threads": torch.get_num_threads()}))
+name = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "cpu"
+print(json.dumps({"samples_per_s": batch / statistics.median(times), "torch": torch.__version__, "threads": torch.get_num_threads(), "device": name}))
