@@ -16,9 +16,8 @@
 // The last line is a JSON object: threads, model, encode_fps_b1, encode_fps_b64, decode_fps_b1
 // and decode_fps_b64 (per decoder), decode_fps_b1_network, peer_* (null without torch), iframe
 // (the same for the shipped I-frame model), goal, load averages.
-import { spawnSync } from 'node:child_process';
+import { benchOptions, runPeer, torchPython } from './common.ts';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseFlags, numberFlag } from '../src/cli/args.ts';
 import { UserError } from '../src/errors.ts';
 import { initEngine, MAX_WASM_THREADS, tf } from '../src/engine/index.ts';
@@ -34,8 +33,8 @@ import { presets } from '../src/train/presets.ts';
 import { compress, decompress, videoCodec } from '../src/video/codec.ts';
 import type { FrameMessage } from '../src/video/types.ts';
 
-function flags() {
-  const { values } = parseFlags(process.argv.slice(2), {
+const { threads, seconds, noPeer, profile } = benchOptions((argv) => {
+  const { values } = parseFlags(argv, {
     threads: { type: 'string' },
     seconds: { type: 'string' },
     'no-peer': { type: 'boolean' },
@@ -44,16 +43,7 @@ function flags() {
   const threads = numberFlag('threads', values.threads, 1, 1, MAX_WASM_THREADS);
   if (!Number.isInteger(threads)) throw new UserError(`--threads must be an integer, got ${threads}`);
   return { threads, seconds: numberFlag('seconds', values.seconds, 1.5, 0.1, 60), noPeer: values['no-peer'] === true, profile: values.profile === true };
-}
-let options: ReturnType<typeof flags>;
-try {
-  options = flags();
-} catch (e) {
-  if (!(e instanceof UserError)) throw e;
-  console.error(e.message);
-  process.exit(e.exitCode);
-}
-const { threads, seconds, noPeer, profile } = options;
+});
 
 await initEngine({ backend: 'wasm', threads });
 const loadStart = loadavg()[0]!;
@@ -188,10 +178,6 @@ console.log(`ours: ${iframeLm.id} (${describeModel(iframeLm.model.config)}, ship
 const iframe = await timeModel(iframeLm, DECODERS);
 console.log(JSON.stringify(iframe));
 
-function findTorchPython(): string | undefined {
-  return ['/usr/bin/python3', 'python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
-}
-
 interface PeerResult {
   torch: string;
   threads: number;
@@ -200,26 +186,16 @@ interface PeerResult {
   iframe: { encode_fps_b1: number; decode_fps_b1: Record<string, number>; decode_fps_b64: Record<string, number> };
 }
 
-function runPeer(): PeerResult | null {
-  if (noPeer) {
-    console.log('peer: skipped (--no-peer)');
-    return null;
-  }
-  const python = findTorchPython();
-  if (python === undefined) {
-    console.log('peer: skipped, no Python with torch found (tried /usr/bin/python3, python3)');
-    return null;
-  }
-  const path = fileURLToPath(new URL('./peers/codec_pframe.py', import.meta.url));
-  const run = spawnSync(python, [path, String(threads), String(seconds)], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`PyTorch peer codec_pframe.py failed: ${run.stderr.trim().split('\n').pop()}`);
-  const lines = run.stdout.trim().split('\n');
-  for (const l of lines.slice(0, -1)) console.log(`peer: ${l}`);
-  const r = JSON.parse(lines.at(-1)!) as PeerResult;
+function codecPeer(): PeerResult | null {
+  const python = torchPython(noPeer);
+  const run = python === undefined ? null : runPeer<PeerResult>(python, 'codec_pframe.py', [threads, seconds]);
+  if (!run) return null;
+  for (const l of run.lines) console.log(`peer: ${l}`);
+  const r = run.result;
   console.log(`peer (PyTorch ${r.torch}, ${r.threads} thread(s), ${r.params} parameters), frames/s: ${JSON.stringify({ gop: r.gop, iframe: r.iframe })}`);
   return r;
 }
-const peer = runPeer();
+const peer = codecPeer();
 const loadEnd = loadavg()[0]!;
 
 const GOAL = 100;

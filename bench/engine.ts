@@ -3,16 +3,15 @@
 // Usage: npm run bench:engine [-- --steps N] [--threads N] [--no-peer] [--kernels]
 // --kernels also times each conv kernel per layer against a 1024x1024 matmul (GFLOP/s).
 // The last line printed is a JSON object with ours_step_ms, peer_step_ms, speedup and threads.
-import { spawnSync } from 'node:child_process';
+import { benchOptions, runPeer, torchPython } from './common.ts';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseFlags, numberFlag } from '../src/cli/args.ts';
 import { UserError } from '../src/errors.ts';
 import { initEngine, MAX_WASM_THREADS, tf } from '../src/engine/index.ts';
 import { Rng } from '../src/rng.ts';
 
-function flags() {
-  const { values } = parseFlags(process.argv.slice(2), {
+const { steps, threads, noPeer, kernels } = benchOptions((argv) => {
+  const { values } = parseFlags(argv, {
     steps: { type: 'string' },
     threads: { type: 'string' },
     'no-peer': { type: 'boolean' },
@@ -21,16 +20,7 @@ function flags() {
   const threads = numberFlag('threads', values.threads, 1, 1, MAX_WASM_THREADS);
   if (!Number.isInteger(threads)) throw new UserError(`--threads must be an integer, got ${threads}`);
   return { steps: numberFlag('steps', values.steps, 5, 5, 1000), threads, noPeer: values['no-peer'] === true, kernels: values.kernels === true };
-}
-let options: ReturnType<typeof flags>;
-try {
-  options = flags();
-} catch (e) {
-  if (!(e instanceof UserError)) throw e;
-  console.error(e.message);
-  process.exit(e.exitCode);
-}
-const { steps, threads, noPeer, kernels } = options;
+});
 
 await initEngine({ backend: 'wasm', threads });
 // Other processes skew both sides (PyTorch's two threads most): say how busy the machine was.
@@ -188,24 +178,9 @@ function kernelRates(): void {
   tf.dispose([a, b]);
 }
 
-/** The first Python that can import torch: /usr/bin/python3 (Debian's python3-torch), then python3. */
-function findTorchPython(): string | undefined {
-  return ['/usr/bin/python3', 'python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
-}
-
-let peer: { forward_ms: number; step_ms: number; torch: string; threads: number } | undefined;
-const python = noPeer ? undefined : findTorchPython();
-if (noPeer) console.log('peer: skipped (--no-peer)');
-else if (python === undefined) console.log('peer: skipped, no Python with torch found (tried /usr/bin/python3, python3)');
-else {
-  const script = fileURLToPath(new URL('./peers/engine_ae.py', import.meta.url));
-  const run = spawnSync(python, [script, String(steps)], { encoding: 'utf8' });
-  if (run.status !== 0) console.log(`peer: failed (${python}): ${run.stderr.trim().split('\n').pop()}`);
-  else {
-    peer = JSON.parse(run.stdout.trim().split('\n').pop()!);
-    console.log(`peer (PyTorch ${peer!.torch}, ${peer!.threads} threads): forward ${peer!.forward_ms.toFixed(0)} ms, train step ${peer!.step_ms.toFixed(0)} ms`);
-  }
-}
+const python = torchPython(noPeer);
+const peer = python === undefined ? undefined : runPeer<{ forward_ms: number; step_ms: number; torch: string; threads: number }>(python, 'engine_ae.py', [steps])?.result;
+if (peer) console.log(`peer (PyTorch ${peer.torch}, ${peer.threads} threads): forward ${peer.forward_ms.toFixed(0)} ms, train step ${peer.step_ms.toFixed(0)} ms`);
 
 console.log(
   JSON.stringify({

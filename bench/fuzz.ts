@@ -3,14 +3,16 @@
  * The last line is a JSON object with cases, typed_errors, roundtrips, other_failures;
  * the exit code is 1 when any case failed some other way, 2 for a bad flag.
  */
-import { isUserError } from '../src/errors.ts';
 import { numberFlag, parseFlags } from '../src/cli/args.ts';
 import { runFuzz } from '../src/codec/fuzz.ts';
+import { benchOptions } from './common.ts';
+
+const { cases, seed } = benchOptions((argv) => {
+  const { values } = parseFlags(argv, { cases: { type: 'string' }, seed: { type: 'string' } });
+  return { cases: Math.floor(numberFlag('cases', values.cases, 100_000, 1, 1e9)), seed: Math.floor(numberFlag('seed', values.seed, 1, 0, 0xffffffff)) };
+});
 
 function main(): number {
-  const { values } = parseFlags(process.argv.slice(2), { cases: { type: 'string' }, seed: { type: 'string' } });
-  const cases = Math.floor(numberFlag('cases', values.cases, 100_000, 1, 1e9));
-  const seed = Math.floor(numberFlag('seed', values.seed, 1, 0, 0xffffffff));
   const started = performance.now();
   const report = runFuzz(cases, seed);
   for (const f of report.failures) console.error(f);
@@ -19,10 +21,4 @@ function main(): number {
   return report.other_failures > 0 ? 1 : 0;
 }
 
-try {
-  process.exitCode = main();
-} catch (e) {
-  if (!isUserError(e)) throw e;
-  console.error(`fuzz: ${e.message}`);
-  process.exitCode = e.exitCode;
-}
+process.exitCode = main();

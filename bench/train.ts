@@ -13,8 +13,7 @@
 // The next-to-last line is the P-frame's JSON object: preset, ours_samples_per_s,
 // peer_samples_per_s, speedup. The last line is the I-frame's (the same four keys) with a
 // `pframe` field holding the P-frame's object.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { benchOptions, runPeer, torchPython } from './common.ts';
 import { backendFlag, numberFlag, parseFlags, threadsFlag } from '../src/cli/args.ts';
 import { initEngine, type BackendName } from '../src/engine/index.ts';
 import { describeModel } from '../src/models/model-file.ts';
@@ -23,17 +22,23 @@ import { presets, sourceFor } from '../src/train/presets.ts';
 import { createTrainer } from '../src/train/parallel.ts';
 import { readLosses } from '../src/train/trainer.ts';
 
-const { values } = parseFlags(process.argv.slice(2), {
-  steps: { type: 'string' }, threads: threadsFlag, shards: { type: 'string' }, backend: backendFlag, batch: { type: 'string' }, 'no-peer': { type: 'boolean' },
+const { steps, threads, backend, shards, batchOf, noPeer } = benchOptions((argv) => {
+  const { values } = parseFlags(argv, {
+    steps: { type: 'string' }, threads: threadsFlag, shards: { type: 'string' }, backend: backendFlag, batch: { type: 'string' }, 'no-peer': { type: 'boolean' },
+  });
+  const batch = values.batch === undefined ? undefined : numberFlag('batch', values.batch, 0, 1, 4096);
+  return {
+    steps: numberFlag('steps', values.steps, 3, 1, 1000),
+    // Ours and the peer on the same number of threads: every core by default.
+    threads: values.threads,
+    backend: values.backend as BackendName,
+    shards: values.backend === 'webgpu' ? 1 : numberFlag('shards', values.shards, values.threads, 1, 64),
+    batchOf: (preset: string) => batch ?? presets[preset]!.batch,
+    noPeer: values['no-peer'] === true,
+  };
 });
-const steps = numberFlag('steps', values.steps, 3, 1, 1000);
-// Ours and the peer on the same number of threads: every core by default.
-const { threads } = values;
-const backend = values.backend as BackendName;
 const gpu = backend === 'webgpu';
-const shards = gpu ? 1 : numberFlag('shards', values.shards, threads, 1, 64);
 const shardThreads = Math.max(1, Math.floor(threads / shards));
-const batchOf = (preset: string) => numberFlag('batch', values.batch, presets[preset]!.batch, 1, 4096);
 
 await initEngine({ backend, threads: shards === 1 ? threads : 1 });
 
@@ -63,13 +68,7 @@ await samplesPerSecond('iframe-cpu-mse');
 const ours = await samplesPerSecond('iframe-paper-mse');
 const oursP = await samplesPerSecond('pframe-inf-2-mse');
 
-function findTorchPython(): string | undefined {
-  return ['/usr/bin/python3', 'python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
-}
-
-const python = values['no-peer'] ? undefined : findTorchPython();
-if (values['no-peer']) console.log('peer: skipped (--no-peer)');
-else if (python === undefined) console.log('peer: skipped, no Python with torch found (tried /usr/bin/python3, python3)');
+const python = torchPython(noPeer);
 
 /** The PyTorch peer's samples/s for a preset's network and batch (null where there is no peer), on the CPU or, against webgpu, CUDA. */
 function peerSamplesPerSecond(script: string, preset: string): number | null {
@@ -78,10 +77,9 @@ function peerSamplesPerSecond(script: string, preset: string): number | null {
     console.log(`peer ${preset}: skipped, its PyTorch peer runs on the CPU only`);
     return null;
   }
-  const path = fileURLToPath(new URL(`./peers/${script}`, import.meta.url));
-  const run = spawnSync(python, [path, String(steps), String(batchOf(preset)), String(threads), gpu ? 'cuda' : 'cpu'], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`PyTorch peer ${script} failed: ${run.stderr.trim().split('\n').pop()}`);
-  const result = JSON.parse(run.stdout.trim().split('\n').pop()!) as { samples_per_s: number; torch: string; threads: number; device?: string; params?: number };
+  const run = runPeer<{ samples_per_s: number; torch: string; threads: number; device?: string; params?: number }>(python, script, [steps, batchOf(preset), threads, gpu ? 'cuda' : 'cpu']);
+  if (!run) return null;
+  const { result } = run;
   const params = result.params === undefined ? '' : `, ${result.params} trainable parameters`;
   const where = result.device?.startsWith('cuda') ? result.device : `${result.threads} threads`;
   console.log(`peer ${preset} (PyTorch ${result.torch}, ${where}${params}): ${result.samples_per_s.toFixed(1)} samples/s`);
