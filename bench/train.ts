@@ -24,7 +24,8 @@ import { readLosses } from '../src/train/trainer.ts';
 
 const { steps, threads, backend, shards, batchOf, noPeer } = benchOptions((argv) => {
   const { values } = parseFlags(argv, {
-    steps: { type: 'string' }, threads: threadsFlag, shards: { type: 'string' }, backend: backendFlag, batch: { type: 'string' }, 'no-peer': { type: 'boolean' },
+    // Shards may use more threads than the engine's own pool allows (one each).
+    steps: { type: 'string' }, threads: { ...threadsFlag, max: 64 }, shards: { type: 'string' }, backend: backendFlag, batch: { type: 'string' }, 'no-peer': { type: 'boolean' },
   });
   const batch = values.batch === undefined ? undefined : numberFlag('batch', values.batch, 0, 1, 4096);
   return {

@@ -48,7 +48,9 @@ export function startModuleWorker(url: URL, workerData: unknown): Worker {
   return new Worker(boot, { eval: true, workerData });
 }
 
-const shardWorker = new URL(`./shard-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+// Beside this module with its extension: .ts in a checkout, .js when built, .mjs where a bundle
+// (../shared/tools/remote-bundle.sh) has this code inlined and the worker bundled as its own entry.
+const shardWorker = new URL(`./shard-worker${/\.[cm]?[jt]s$/.exec(import.meta.url)?.[0] ?? '.js'}`, import.meta.url);
 const startWorker = (data: ShardWorkerData) => startModuleWorker(shardWorker, data);
 
 /**
