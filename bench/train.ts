@@ -4,12 +4,12 @@
 //   `paper` network against bench/peers/train_iframe.py;
 // - P-frame `pframe-inf-2-mse` (motion encoder, quantizer, flow decoder, scale-space warp,
 //   content encoder, quantizer, MMSE decoder, Adam) against bench/peers/train_pframe.py.
-// Ours splits each batch over --shards S data-parallel worker threads (default: one per thread,
-// src/train/parallel.ts), each with threads/S wasm threads; --shards 1 is one trainer on a
+// Ours splits each batch over --replicas S data-parallel worker threads (default: one per thread,
+// src/train/parallel.ts), each with threads/S wasm threads; --replicas 1 is one trainer on a
 // threaded engine. --backend webgpu trains ours on the GPU (one trainer) against the I-frame
 // peer on CUDA (the P-frame peer runs on the CPU only, so it is left out); --batch N overrides
 // every preset's batch, on both sides.
-// Usage: npm run bench:train [-- --steps N] [--threads N] [--shards S] [--backend B] [--batch N] [--no-peer]
+// Usage: npm run bench:train [-- --steps N] [--threads N] [--replicas S] [--backend B] [--batch N] [--no-peer]
 // The next-to-last line is the P-frame's JSON object: preset, ours_samples_per_s,
 // peer_samples_per_s, speedup. The last line is the I-frame's (the same four keys) with a
 // `pframe` field holding the P-frame's object.
@@ -22,10 +22,10 @@ import { presets, sourceFor } from '../src/train/presets.ts';
 import { createTrainer } from '../src/train/parallel.ts';
 import { readLosses } from '../src/train/trainer.ts';
 
-const { steps, threads, backend, shards, batchOf, noPeer } = benchOptions((argv) => {
+const { steps, threads, backend, replicas, batchOf, noPeer } = benchOptions((argv) => {
   const { values } = parseFlags(argv, {
-    // Shards may use more threads than the engine's own pool allows (one each).
-    steps: { type: 'string' }, threads: { ...threadsFlag, max: 64 }, shards: { type: 'string' }, backend: backendFlag, batch: { type: 'string' }, 'no-peer': { type: 'boolean' },
+    // Replicas may use more threads than the engine's own pool allows (one each).
+    steps: { type: 'string' }, threads: { ...threadsFlag, max: 64 }, replicas: { type: 'string' }, backend: backendFlag, batch: { type: 'string' }, 'no-peer': { type: 'boolean' },
   });
   const batch = values.batch === undefined ? undefined : numberFlag('batch', values.batch, 0, 1, 4096);
   return {
@@ -33,20 +33,20 @@ const { steps, threads, backend, shards, batchOf, noPeer } = benchOptions((argv)
     // Ours and the peer on the same number of threads: every core by default.
     threads: values.threads,
     backend: values.backend as BackendName,
-    shards: values.backend === 'webgpu' ? 1 : numberFlag('shards', values.shards, values.threads, 1, 64),
+    replicas: values.backend === 'webgpu' ? 1 : numberFlag('replicas', values.replicas, values.threads, 1, 64),
     batchOf: (preset: string) => batch ?? presets[preset]!.batch,
     noPeer: values['no-peer'] === true,
   };
 });
 const gpu = backend === 'webgpu';
-const shardThreads = Math.max(1, Math.floor(threads / shards));
+const replicaThreads = Math.max(1, Math.floor(threads / replicas));
 
-await initEngine({ backend, threads: shards === 1 ? threads : 1 });
+await initEngine({ backend, threads: replicas === 1 ? threads : 1 });
 
 /** Median samples/s over `steps` training steps of a preset's trainer after one warm-up step. */
 async function samplesPerSecond(preset: string): Promise<number> {
-  const config = { ...presets[preset]!, shards, batch: batchOf(preset) };
-  const trainer = createTrainer(config, sourceFor(config), { threads: shardThreads });
+  const config = { ...presets[preset]!, replicas, batch: batchOf(preset) };
+  const trainer = createTrainer(config, sourceFor(config), { threads: replicaThreads });
   // A fresh run of a preset without `from` (what run.ts does before step 0).
   trainer.start(undefined);
   const params = Object.values(trainer.checkpointGroups()).flatMap(trainableVariables).reduce((n, v) => n + v.size, 0);
@@ -60,7 +60,7 @@ async function samplesPerSecond(preset: string): Promise<number> {
   await trainer.close?.();
   times.sort((a, b) => a - b);
   const rate = config.batch / (times[Math.floor(times.length / 2)]! / 1000);
-  const how = gpu ? 'the GPU' : shards === 1 ? `${threads} thread${threads === 1 ? '' : 's'}` : `${shards} shards of ${shardThreads} thread${shardThreads === 1 ? '' : 's'}`;
+  const how = gpu ? 'the GPU' : replicas === 1 ? `${threads} thread${threads === 1 ? '' : 's'}` : `${replicas} replicas of ${replicaThreads} thread${replicaThreads === 1 ? '' : 's'}`;
   console.log(`ours ${preset} (${describeModel(config.model)}, batch ${config.batch}, ${params} trainable parameters, tfjs ${backend}, ${how}): ${rate.toFixed(1)} samples/s`);
   return rate;
 }
@@ -99,4 +99,4 @@ const pframe = summary('pframe-inf-2-mse', oursP, peerSamplesPerSecond('train_pf
 console.log(JSON.stringify(pframe));
 // Peak resident memory of this process, worker threads included (the paper I-frame dominates it).
 const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
-console.log(JSON.stringify({ ...iframe, backend, threads, shards, peak_rss_mb: peakRssMb, pframe }));
+console.log(JSON.stringify({ ...iframe, backend, threads, replicas, peak_rss_mb: peakRssMb, pframe }));

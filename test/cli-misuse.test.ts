@@ -94,9 +94,9 @@ test('flags that do not apply are errors, not ignored', async () => {
   await misuse(['train', '--list', '--preset', 'tiny-mse'], /^rdpv train: --list takes no other flag than --all, got --preset$/);
   await misuse(['train', '--preset', 'tiny-mse', '--all'], /^rdpv train: --all applies to --list only$/);
   await misuse(['train', '--preset', 'tiny-mse,tiny-mse'], /preset 'tiny-mse' is given twice/);
-  await misuse(['train', '--preset', 'tiny-mse', '--shards', '5'], /^rdpv train: --shards 5 cannot split a batch of 4$/);
-  await misuse(['train', '--preset', 'tiny-mse', '--shards', '2', '--backend', 'webgpu'], /^rdpv train: --shards splits a batch over CPU threads \(wasm, cpu backends\), not over a GPU$/);
-  await misuse(['train', '--preset', 'tiny-mse', '--shards', '0'], /^rdpv train: --shards must be an integer in \[1, 64\], got '0'$/);
+  await misuse(['train', '--preset', 'tiny-mse', '--replicas', '5'], /^rdpv train: --replicas 5 cannot split a batch of 4$/);
+  await misuse(['train', '--preset', 'tiny-mse', '--replicas', '2', '--backend', 'webgpu'], /^rdpv train: --replicas splits a batch over CPU threads \(wasm, cpu backends\), not over a GPU$/);
+  await misuse(['train', '--preset', 'tiny-mse', '--replicas', '0'], /^rdpv train: --replicas must be an integer in \[1, 64\], got '0'$/);
   await misuse(['theory', 'fmd', '--mu', '0.5'], /^rdpv theory: --mu applies to low-rate only$/);
   await misuse(['data', 'preview', '--kth-dir', '/x', '-o', join(work, 'x.png')], /^rdpv data: --kth-dir applies to --dataset kth only$/);
   await misuse(['data', 'preview', '--dataset', 'kth', '--kth-dir', '/x', '--mode', 'bounce', '-o', join(work, 'x.png')], /^rdpv data: --mode applies to --dataset moving-mnist only$/);
@@ -116,7 +116,7 @@ test('--version prints the package version; every --help names each option with 
   const help = async (...argv: string[]) => (await runCli([...argv, '--help'])).out.join('\n');
   const expect: Array<[string[], string[]]> = [
     [['demo'], ['--count N', 'default 8', '--seed N', '--out DIR', 'default out/demo', '--model NAME|FILE']],
-    [['train'], ['--preset', '--steps N', '--lambda X', '--out DIR', '--resume', '--from FILE', '--jobs N', 'default 1', '--shards S', '--backend wasm|cpu', 'default wasm', '--progress-every S', 'default 30', '--list', '--all']],
+    [['train'], ['--preset', '--steps N', '--lambda X', '--out DIR', '--resume', '--from FILE', '--jobs N', 'default 1', '--replicas S', '--backend wasm|cpu', 'default wasm', '--progress-every S', 'default 30', '--list', '--all']],
     [['theory'], ['--source FILE.json', '--json', '--mu', 'default 0.5,0.2', '-o, --out FILE', 'low-rate']],
     [['info'], ['--json', 'FILE.rdpv']],
     [['data', 'preview'], ['--dataset moving-mnist|kth', 'default moving-mnist', '--count N', 'default 8', '--frames N', 'default 3', '-o, --output FILE', '16384']],

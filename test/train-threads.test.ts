@@ -42,15 +42,15 @@ test('a run on 2 threads ends with exactly the weights of a run on 1 thread', ()
   assertSameWeights(one, two);
 });
 
-test('a run on 2 data-parallel shards ends with the same weights every time, whatever the thread count', () => {
+test('a run on 2 data-parallel replicas ends with the same weights every time, whatever the thread count', () => {
   const [a, b] = [join(tmp(), 'a'), join(tmp(), 'b')];
-  const r = train(a, '--shards', '2', '--threads', '2');
+  const r = train(a, '--replicas', '2', '--threads', '2');
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(train(b, '--shards', '2', '--threads', '1').status, 0);
+  assert.equal(train(b, '--replicas', '2', '--threads', '1').status, 0);
   assertSameWeights(a, b);
 });
 
-for (const [what, more] of [['2-thread', ['--threads', '2']], ['2-shard', ['--shards', '2', '--threads', '2']]] as const) {
+for (const [what, more] of [['2-thread', ['--threads', '2']], ['2-replica', ['--replicas', '2', '--threads', '2']]] as const) {
   test(`a ${what} run killed with SIGKILL resumes to the weights of an uninterrupted ${what} run`, async () => {
     const [whole, killed] = [join(tmp(), 'whole'), join(tmp(), 'killed')];
     assert.equal(train(whole, ...more, '--steps', '60').status, 0);
@@ -70,8 +70,8 @@ for (const [what, more, fault, line, signal] of [
   // The supervisor sees a pthread worker die; the main thread, blocked in the pool, cannot.
   ['a wasm worker thread', ['--threads', '2'], 'RDPV_FAULT_KILL_WASM_THREAD_WHEN',
     /^rdpv: a wasm worker thread died \(exit code 1\); the process stops, .* a training run continues with --resume\.$/m, 'SIGKILL'],
-  // The coordinator sees a shard's thread die and wakes the shards waiting for it.
-  ['a data-parallel shard', ['--shards', '2', '--threads', '2'], 'RDPV_FAULT_KILL_SHARD_WHEN',
+  // The coordinator sees a replica's thread die and wakes the replicas waiting for it.
+  ['a data-parallel replica', ['--replicas', '2', '--threads', '2'], 'RDPV_FAULT_KILL_REPLICA_WHEN',
     /^rdpv train: training thread 2 of 2 stopped \(exit code 1\); the last checkpoint is kept: continue with --resume$/m, null],
 ] as const) {
   test(`${what} that dies stops the run at once with one clear line, and its last checkpoint resumes to the uninterrupted weights`, async () => {

@@ -6,7 +6,7 @@ import { initEngine, type BackendName } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
 import { describeModel } from '../models/model-file.ts';
 import { presetNames, presets } from '../train/presets.ts';
-import { checkShards } from '../train/parallel.ts';
+import { checkReplicas } from '../train/parallel.ts';
 import { runTraining } from '../train/run.ts';
 import { backendFlag, givenFlags, optionsHelp, parseFlags, threadsFlag, type Flag } from './args.ts';
 import type { Command } from './command.ts';
@@ -27,14 +27,14 @@ const FLAGS = {
   from: { type: 'string', value: 'FILE', help: 'presets that start from a trained model: the model file to start from (default: the one its preset trained beside this run, or the shipped one)' },
   jobs: { type: 'int', min: 1, max: 64, default: 1, help: 'presets trained at once, one process each; SIGINT/SIGTERM reach every one and are waited for' },
   backend: backendFlag,
-  threads: { ...threadsFlag, help: `${threadsFlag.help}; with --jobs J each process gets N/J (at least 1), with --shards S each shard N/S` },
-  shards: { type: 'int', min: 1, max: 64, value: 'S', help: "data-parallel: each step's batch split over S worker threads, gradients and BatchNorm statistics averaged (default: the preset's, 1). The fastest way to use many cores; results are bit-identical for a given S, not across S" },
+  threads: { ...threadsFlag, help: `${threadsFlag.help}; with --jobs J each process gets N/J (at least 1), with --replicas S each replica N/S` },
+  replicas: { type: 'int', min: 1, max: 64, value: 'S', help: "data-parallel: each step's batch split over S worker threads, each with a replica of the model, their gradients and BatchNorm statistics averaged (default: the preset's, 1). The fastest way to use many cores; results are bit-identical for a given S, not across S" },
   'progress-every': { type: 'number', min: 1, max: 86_400, default: 30, value: 'S', help: 'when stderr is not a terminal: a progress line (step, loss, rate, ETA) every S seconds' },
   list: { type: 'boolean', help: 'list the presets (with --all: the test presets too) and exit' },
   all: { type: 'boolean', help: 'with --list: also the test presets (tiny-*)' },
 } as const satisfies Record<string, Flag>;
 
-const USAGE = `usage: rdpv train --preset NAME[,NAME...] [--steps N] [--lambda X] [--out DIR] [--resume] [--from FILE] [--jobs N] [--threads N] [--shards S] [--backend wasm|cpu|webgpu]
+const USAGE = `usage: rdpv train --preset NAME[,NAME...] [--steps N] [--lambda X] [--out DIR] [--resume] [--from FILE] [--jobs N] [--threads N] [--replicas S] [--backend wasm|cpu|webgpu]
        rdpv train --list [--all]
 Trains a preset: the I-frame codec (MSE stage, then a perception stage starting from it) and the
 P-frame cells of the paper's Table 1. Writes a JSON-lines log, a checkpoint every few hundred steps
@@ -150,7 +150,7 @@ export default {
     for (const n of names) if (!presets[n]) throw new UserError(`unknown preset '${n}' (rdpv train --list shows the presets)`);
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) throw new UserError(`preset '${dup}' is given twice`);
-    const { backend, steps, lambda, jobs, shards } = values;
+    const { backend, steps, lambda, jobs, replicas } = values;
     if (lambda !== undefined) {
       const mse = names.find((n) => presets[n]!.stage !== 'perception');
       if (mse) throw new UserError(`--lambda applies to perception presets only: '${mse}' is an MSE preset`);
@@ -169,18 +169,18 @@ export default {
         '--out', outFor(name), '--backend', backend, '--progress-every', String(values['progress-every']),
         '--threads', String(Math.max(1, Math.floor(values.threads / Math.min(jobs, names.length)))),
         ...(steps !== undefined ? ['--steps', String(steps)] : []), ...(lambda !== undefined ? [`--lambda=${lambda}`] : []),
-        ...(shards !== undefined ? ['--shards', String(shards)] : []),
+        ...(replicas !== undefined ? ['--replicas', String(replicas)] : []),
         ...(values.resume ? ['--resume'] : []),
       ]);
     }
     const name = names[0]!;
-    // One shard is the preset without the field, so that its checkpoints resume either way.
-    const config = { ...presets[name]!, ...(steps !== undefined ? { steps } : {}), ...(lambda !== undefined ? { lambda } : {}), ...(shards !== undefined ? { shards: shards > 1 ? shards : undefined } : {}) };
-    checkShards(config, backend as BackendName);
+    // One replica is the preset without the field, so that its checkpoints resume either way.
+    const config = { ...presets[name]!, ...(steps !== undefined ? { steps } : {}), ...(lambda !== undefined ? { lambda } : {}), ...(replicas !== undefined ? { replicas: replicas > 1 ? replicas : undefined } : {}) };
+    checkReplicas(config, backend as BackendName);
     ensureFolder(outFor(name), 'run folder');
     await initEngine({ backend: backend as BackendName, threads: values.threads });
-    const shardThreads = Math.max(1, Math.floor(values.threads / (config.shards ?? 1)));
-    const result = await runTraining({ preset: name, config, out: outFor(name), resume: values.resume, from: values.from, progressSeconds: values['progress-every'], shardThreads });
+    const replicaThreads = Math.max(1, Math.floor(values.threads / (config.replicas ?? 1)));
+    const result = await runTraining({ preset: name, config, out: outFor(name), resume: values.resume, from: values.from, progressSeconds: values['progress-every'], replicaThreads });
     if (result.exitCode === 0) console.log(JSON.stringify({ preset: name, steps: result.step, model: result.modelPath, sha256: result.sha256, metrics: result.metrics }));
     return result.exitCode;
   },

@@ -18,7 +18,7 @@ export const trainCtx = (): Ctx => ({ training: true, updates: [] });
 
 /**
  * Apply (or, with apply = false, drop) and dispose the collected running-stat updates. `reduce`
- * (data-parallel training) makes them the whole batch's, so every shard keeps the same statistics.
+ * (data-parallel training) makes them the whole batch's, so every replica keeps the same statistics.
  */
 export function applyUpdates(ctx: Ctx, apply = true, reduce: (ts: tf.Tensor[]) => tf.Tensor[] = (ts) => ts): void {
   if (apply) {

@@ -17,7 +17,7 @@ export class Adam {
   readonly state: { m: ParamTree; v: ParamTree; t: tf.Variable };
 
   /**
-   * `reduce` (data-parallel training) turns this shard's gradients into the whole batch's, in the
+   * `reduce` (data-parallel training) turns this replica's gradients into the whole batch's, in the
    * order of `vars`, before every update; the identity otherwise.
    */
   constructor(params: ParamTree, readonly config: AdamConfig, private readonly reduce: (ts: tf.Tensor[]) => tf.Tensor[] = (ts) => ts) {

@@ -27,7 +27,7 @@ import { Adam } from '../optim/adam.ts';
 import { Rng } from '../rng.ts';
 import { decodeGop, encodeGop, frameOf, latentLayout, type Dithers } from '../video/gop.ts';
 import type { TrainConfig } from './presets.ts';
-import { drawRows, shardRows, WHOLE, type Shard } from './shard.ts';
+import { drawRows, replicaRows, WHOLE, type Replica } from './replica.ts';
 import type { LossTensors, Trainer } from './trainer.ts';
 
 const DITHER_STREAM = 0x44495448;
@@ -60,7 +60,7 @@ export class GopTrainer implements Trainer {
   /** The perception decoders this stage trains: fmd and jd, or at rate inf jd only (fmd is the identity there). */
   private readonly trained: ('fmd' | 'jd')[];
 
-  constructor(readonly config: TrainConfig, private readonly source: FrameSource, private readonly shard: Shard = WHOLE) {
+  constructor(readonly config: TrainConfig, private readonly source: FrameSource, private readonly replica: Replica = WHOLE) {
     const c = config.model as GopModelConfig;
     const frame = config.frame;
     if (frame === undefined || frame < 2 || frame > c.rates.length) throw new UserError(`a GOP preset trains one P-frame: frame must be in [2, ${c.rates.length}]`);
@@ -77,7 +77,7 @@ export class GopTrainer implements Trainer {
     m.pframes.push(this.pos);
     this.m = m;
     if (!perception) {
-      this.codecOpt = new Adam({ enc: this.pos.enc!, mmse: this.pos.decoders.mmse! }, config.codecOptimizer, shard.reduce);
+      this.codecOpt = new Adam({ enc: this.pos.enc!, mmse: this.pos.decoders.mmse! }, config.codecOptimizer, replica.reduce);
       return;
     }
     const decoders: Record<string, ParamTree> = {};
@@ -87,8 +87,8 @@ export class GopTrainer implements Trainer {
       decoders[name] = this.pos.decoders[name]!;
       critics[kind] = this.pos.critics[kind] = initPositionCritic(m.config, kind, frame, config.seed);
     }
-    this.codecOpt = new Adam(decoders, config.codecOptimizer, shard.reduce);
-    this.criticOpt = new Adam(critics, config.criticOptimizer, shard.reduce);
+    this.codecOpt = new Adam(decoders, config.codecOptimizer, replica.reduce);
+    this.criticOpt = new Adam(critics, config.criticOptimizer, replica.reduce);
   }
 
   model(): GopModel {
@@ -134,10 +134,10 @@ export class GopTrainer implements Trainer {
     }
   }
 
-  /** This shard's rows of step `step`'s batch, frame by frame. */
+  /** This replica's rows of step `step`'s batch, frame by frame. */
   private frames(step: number): tf.Tensor4D[] {
     const c = this.config;
-    const { lo, n } = shardRows(c.batch, this.shard.index, this.shard.count);
+    const { lo, n } = replicaRows(c.batch, this.replica.index, this.replica.count);
     const b = this.source.batch('train', step * c.batch + lo, n, this.k + 1);
     return Array.from({ length: this.k + 1 }, (_, t) => tf.tensor4d(sequenceFrame(b, t), [n, this.source.size, this.source.size, 1]));
   }
@@ -148,7 +148,7 @@ export class GopTrainer implements Trainer {
     return latentLayout(this.m).slice(0, this.k + 1).map((latents, t) =>
       latents.map(({ dims, levels }, j) => {
         const rng = new Rng(this.config.seed, DITHER_STREAM, step, t * 4 + j);
-        const rows = drawRows(this.shard, B, dims, () => (rng.uniform() - 0.5) * binWidth(levels));
+        const rows = drawRows(this.replica, B, dims, () => (rng.uniform() - 0.5) * binWidth(levels));
         return tf.tensor2d(rows, [rows.length / dims, dims]);
       }),
     );
@@ -177,7 +177,7 @@ export class GopTrainer implements Trainer {
       return tf.mul(mse(frameOf(p, 'mmse', this.k, content, pred, null, ctx), x), poison) as tf.Scalar;
     }, this.codecOpt.variables());
     this.codecOpt.apply(grads, this.config.lrDropAt !== undefined && step >= this.config.lrDropAt ? 0.1 : 1);
-    applyUpdates(ctx, true, this.shard.reduce);
+    applyUpdates(ctx, true, this.replica.reduce);
     return { mse: value };
   }
 
@@ -198,7 +198,7 @@ export class GopTrainer implements Trainer {
     const criticOf = (name: 'fmd' | 'jd') => p.critics[DECODERS[name].critic!]!;
     const realOf = (name: 'fmd' | 'jd') => (DECODERS[name].critic === 'joint' ? realJoint : x);
     const rng = new Rng(c.seed, EPS_STREAM, step);
-    const e = drawRows(this.shard, c.batch, 1, () => rng.uniform());
+    const e = drawRows(this.replica, c.batch, 1, () => rng.uniform());
     const eps = tf.tensor4d(e, [e.length, 1, 1, 1]);
     // A step with a decoder update makes it first, against the critics as they are; its outputs
     // (this batch through these weights, in training BatchNorm mode) are then the critics' fake
@@ -219,7 +219,7 @@ export class GopTrainer implements Trainer {
         })) as tf.Scalar;
       }, this.codecOpt.variables());
       this.codecOpt.apply(dec.grads);
-      applyUpdates(ctx, true, this.shard.reduce);
+      applyUpdates(ctx, true, this.replica.reduce);
       fake = ys;
     } else {
       const fakeCtx = trainCtx();

@@ -15,7 +15,7 @@ import { cloneParams, copyParams, type ParamTree } from '../models/params.ts';
 import { Adam } from '../optim/adam.ts';
 import { Rng } from '../rng.ts';
 import type { TrainConfig } from './presets.ts';
-import { drawRows, shardRows, WHOLE, type Shard } from './shard.ts';
+import { drawRows, replicaRows, WHOLE, type Replica } from './replica.ts';
 import type { LossTensors, Trainer } from './trainer.ts';
 
 // Stream tags keep the trainer's random numbers apart from each other and from the data's.
@@ -34,17 +34,17 @@ export class IFrameTrainer implements Trainer {
   private codecOpt!: Adam;
   private criticOpt?: Adam;
 
-  constructor(readonly config: TrainConfig, private readonly source: FrameSource, private readonly shard: Shard = WHOLE) {
+  constructor(readonly config: TrainConfig, private readonly source: FrameSource, private readonly replica: Replica = WHOLE) {
     const m = (this.m = initIFrameModel(config.model as IFrameModelConfig, config.seed));
     if (config.stage === 'mse') {
-      this.codecOpt = new Adam({ enc: m.enc, mmse: m.decoders.mmse! }, config.codecOptimizer, shard.reduce);
+      this.codecOpt = new Adam({ enc: m.enc, mmse: m.decoders.mmse! }, config.codecOptimizer, replica.reduce);
       return;
     }
     m.decoders.fmd = cloneParams(m.decoders.mmse!);
     m.config = { ...m.config, critic: config.critic };
     m.critics.marginal = initCritic({ ...config.critic, size: m.net.size, frames: 1 }, config.seed + 7);
-    this.codecOpt = new Adam({ fmd: m.decoders.fmd }, config.codecOptimizer, shard.reduce);
-    this.criticOpt = new Adam({ critic: m.critics.marginal }, config.criticOptimizer, shard.reduce);
+    this.codecOpt = new Adam({ fmd: m.decoders.fmd }, config.codecOptimizer, replica.reduce);
+    this.criticOpt = new Adam({ critic: m.critics.marginal }, config.criticOptimizer, replica.reduce);
   }
 
   model(): IFrameModel {
@@ -67,9 +67,9 @@ export class IFrameTrainer implements Trainer {
     return groups;
   }
 
-  /** This shard's rows of step `step`'s batch. */
+  /** This replica's rows of step `step`'s batch. */
   private frames(step: number): tf.Tensor4D {
-    const { lo, n } = shardRows(this.config.batch, this.shard.index, this.shard.count);
+    const { lo, n } = replicaRows(this.config.batch, this.replica.index, this.replica.count);
     const b = this.source.batch('train', step * this.config.batch + lo, n, 1);
     return tf.tensor4d(b.data, [n, this.source.size, this.source.size, 1]);
   }
@@ -78,7 +78,7 @@ export class IFrameTrainer implements Trainer {
     const { dims, levels } = this.m.net;
     const rng = new Rng(this.config.seed, DITHER_STREAM, step);
     const w = binWidth(levels);
-    const u = drawRows(this.shard, this.config.batch, dims, () => (rng.uniform() - 0.5) * w);
+    const u = drawRows(this.replica, this.config.batch, dims, () => (rng.uniform() - 0.5) * w);
     return tf.tensor2d(u, [u.length / dims, dims]);
   }
 
@@ -98,7 +98,7 @@ export class IFrameTrainer implements Trainer {
           return tf.mul(mse(y, x), poison) as tf.Scalar;
         }, this.codecOpt.variables());
         this.codecOpt.apply(grads, c.lrDropAt !== undefined && step >= c.lrDropAt ? 0.1 : 1);
-        applyUpdates(ctx, true, this.shard.reduce);
+        applyUpdates(ctx, true, this.replica.reduce);
         return { mse: value };
       }
       return this.perceptionStep(step, x, u, poison);
@@ -113,7 +113,7 @@ export class IFrameTrainer implements Trainer {
     // The encoder is frozen: eval mode (running stats, no updates), hard quantizer, no gradient.
     const zq = quantizeTensor(encode(m.enc, x, evalCtx()), u, m.net.levels, 'hard');
     const rng = new Rng(c.seed, EPS_STREAM, step);
-    const e = drawRows(this.shard, c.batch, 1, () => rng.uniform());
+    const e = drawRows(this.replica, c.batch, 1, () => rng.uniform());
     const eps = tf.tensor4d(e, [e.length, 1, 1, 1]);
     // The critic's fake batch, in the same (training) BatchNorm mode as the decoder update below.
     const fakeCtx = trainCtx();
@@ -138,7 +138,7 @@ export class IFrameTrainer implements Trainer {
         return tf.add(e, tf.mul(tf.neg(tf.mean(critic(crit, y))), c.lambda)) as tf.Scalar;
       }, this.codecOpt.variables());
       this.codecOpt.apply(dec.grads);
-      applyUpdates(ctx, true, this.shard.reduce);
+      applyUpdates(ctx, true, this.replica.reduce);
       Object.assign(losses, { mse: d!, decoder: dec.value });
     }
     return losses;

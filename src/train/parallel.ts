@@ -1,8 +1,8 @@
 /**
- * Data-parallel training on worker threads: `shards` workers, each with its own engine (wasm or
+ * Data-parallel training on worker threads: `replicas` workers, each with its own engine (wasm or
  * cpu, one process) and a slice of every batch, joined by an all-reduce in shared memory
- * (shard.ts). The main thread only coordinates: it keeps the model that checkpoints and the final
- * evaluation read (copied from shard 0 on sync()), and its event loop stays free, so a thread that
+ * (replica.ts). The main thread only coordinates: it keeps the model that checkpoints and the final
+ * evaluation read (copied from replica 0 on sync()), and its event loop stays free, so a thread that
  * dies is seen at once and stops the run with one line instead of leaving the others waiting.
  */
 import { existsSync } from 'node:fs';
@@ -15,11 +15,11 @@ import { assignParams, flattenParams, paramArrays, type ParamTree } from '../mod
 import type { NamedArrays } from '../models/tensor-file.ts';
 import type { FrameSource } from '../data/source.ts';
 import type { TrainConfig } from './presets.ts';
-import { AllReduce, allReduceBuffer } from './shard.ts';
+import { AllReduce, allReduceBuffer } from './replica.ts';
 import { TRAINERS, type LossTensors, type Trainer } from './trainer.ts';
 
-/** What a shard worker is started with. */
-export interface ShardWorkerData {
+/** What a replica worker is started with. */
+export interface ReplicaWorkerData {
   config: TrainConfig;
   index: number;
   buffer: SharedArrayBuffer;
@@ -27,8 +27,8 @@ export interface ShardWorkerData {
   threads: number;
 }
 
-/** Messages from a shard worker. */
-export type ShardReply = { ready: true } | { losses: Record<string, number> } | { state: Record<string, NamedArrays> };
+/** Messages from a replica worker. */
+export type ReplicaReply = { ready: true } | { losses: Record<string, number> } | { state: Record<string, NamedArrays> };
 
 export type GroupArrays = Record<string, NamedArrays>;
 
@@ -50,27 +50,27 @@ export function startModuleWorker(url: URL, workerData: unknown): Worker {
 
 // Beside this module with its extension: .ts in a checkout, .js when built, .mjs where a bundle
 // (../shared/tools/remote-bundle.sh) has this code inlined and the worker bundled as its own entry.
-const shardWorker = new URL(`./shard-worker${/\.[cm]?[jt]s$/.exec(import.meta.url)?.[0] ?? '.js'}`, import.meta.url);
-const startWorker = (data: ShardWorkerData) => startModuleWorker(shardWorker, data);
+const replicaWorker = new URL(`./replica-worker${/\.[cm]?[jt]s$/.exec(import.meta.url)?.[0] ?? '.js'}`, import.meta.url);
+const startWorker = (data: ReplicaWorkerData) => startModuleWorker(replicaWorker, data);
 
 /**
- * RDPV_FAULT_KILL_SHARD_WHEN=PATH (tests): the last shard's thread is terminated once PATH exists,
+ * RDPV_FAULT_KILL_REPLICA_WHEN=PATH (tests): the last replica's thread is terminated once PATH exists,
  * a death no code of its own sees.
  */
-const FAULT = process.env.RDPV_FAULT_KILL_SHARD_WHEN;
+const FAULT = process.env.RDPV_FAULT_KILL_REPLICA_WHEN;
 
 class ParallelTrainer implements Trainer {
   private readonly local: Trainer;
   private workers: Worker[] = [];
   private readonly buffer: SharedArrayBuffer;
   private failure: UserError | undefined;
-  private waiting: { resolve: (r: ShardReply[]) => void; reject: (e: Error) => void; replies: (ShardReply | undefined)[] } | undefined;
+  private waiting: { resolve: (r: ReplicaReply[]) => void; reject: (e: Error) => void; replies: (ReplicaReply | undefined)[] } | undefined;
 
-  constructor(private readonly config: TrainConfig, source: FrameSource, private readonly shards: number, private readonly backend: BackendName, private readonly threads: number) {
+  constructor(private readonly config: TrainConfig, source: FrameSource, private readonly replicas: number, private readonly backend: BackendName, private readonly threads: number) {
     this.local = TRAINERS[config.model.kind](config, source);
-    // A slot holds the largest reduce whole (all the model's variables), up to 64 MB a shard.
+    // A slot holds the largest reduce whole (all the model's variables), up to 64 MB a replica.
     const elements = Object.entries(this.local.checkpointGroups()).filter(([k]) => !k.startsWith('opt.')).flatMap(([, t]) => flattenParams(t)).reduce((n, [, v]) => n + v.size, 0);
-    this.buffer = allReduceBuffer(shards, Math.min(elements + 1024, 1 << 24));
+    this.buffer = allReduceBuffer(replicas, Math.min(elements + 1024, 1 << 24));
   }
 
   model(): Model {
@@ -85,11 +85,11 @@ class ParallelTrainer implements Trainer {
     this.local.start(from);
   }
 
-  /** The first step starts the shards with the state run.ts set up (fresh, from a model, or resumed). */
+  /** The first step starts the replicas with the state run.ts set up (fresh, from a model, or resumed). */
   async step(step: number): Promise<LossTensors> {
     if (this.workers.length === 0) {
       const state = groupArrays(this.local.checkpointGroups());
-      this.workers = Array.from({ length: this.shards }, (_, index) => this.watch(startWorker({ config: this.config, index, buffer: this.buffer, backend: this.backend, threads: this.threads }), index));
+      this.workers = Array.from({ length: this.replicas }, (_, index) => this.watch(startWorker({ config: this.config, index, buffer: this.buffer, backend: this.backend, threads: this.threads }), index));
       await this.all((w) => w.postMessage({ state }));
     }
     if (FAULT && existsSync(FAULT)) void this.workers.at(-1)!.terminate();
@@ -101,7 +101,7 @@ class ParallelTrainer implements Trainer {
   async sync(): Promise<void> {
     if (this.workers.length === 0) return;
     const [reply] = await this.all((w, i) => i === 0 && w.postMessage({ save: true }), 1);
-    assignGroups(this.local.checkpointGroups(), (reply as { state: GroupArrays }).state, 'shard 1');
+    assignGroups(this.local.checkpointGroups(), (reply as { state: GroupArrays }).state, 'replica 1');
   }
 
   async close(): Promise<void> {
@@ -111,7 +111,7 @@ class ParallelTrainer implements Trainer {
   }
 
   /** Send to every worker (or the first `count`) and wait for each one's reply. */
-  private all(send: (w: Worker, i: number) => unknown, count = this.workers.length): Promise<ShardReply[]> {
+  private all(send: (w: Worker, i: number) => unknown, count = this.workers.length): Promise<ReplicaReply[]> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.waiting = { resolve, reject, replies: new Array(count).fill(undefined) };
@@ -120,19 +120,19 @@ class ParallelTrainer implements Trainer {
   }
 
   private watch(w: Worker, index: number): Worker {
-    w.on('message', (reply: ShardReply) => {
+    w.on('message', (reply: ReplicaReply) => {
       const waiting = this.waiting;
       if (!waiting) return;
       waiting.replies[index] = reply;
       if (waiting.replies.every((r) => r !== undefined)) {
         this.waiting = undefined;
-        waiting.resolve(waiting.replies as ShardReply[]);
+        waiting.resolve(waiting.replies as ReplicaReply[]);
       }
     });
     const die = (why: string) => {
       if (this.failure) return;
-      // Wake the shards waiting for this one: they stop too.
-      AllReduce.fail(this.buffer, `training thread ${index + 1} of ${this.shards} ${why}`);
+      // Wake the replicas waiting for this one: they stop too.
+      AllReduce.fail(this.buffer, `training thread ${index + 1} of ${this.replicas} ${why}`);
       this.failure = new UserError(`${AllReduce.failure(this.buffer)}; the last checkpoint is kept: continue with --resume`, 1);
       this.waiting?.reject(this.failure);
       this.waiting = undefined;
@@ -144,21 +144,21 @@ class ParallelTrainer implements Trainer {
 }
 
 /**
- * The trainer for a config: one in this thread, or `config.shards` data-parallel ones on worker
+ * The trainer for a config: one in this thread, or `config.replicas` data-parallel ones on worker
  * threads with `threads` wasm threads each.
  */
 export function createTrainer(config: TrainConfig, source: FrameSource, o: { backend?: BackendName; threads?: number } = {}): Trainer {
-  const shards = config.shards ?? 1;
-  if (shards === 1) return TRAINERS[config.model.kind](config, source);
+  const replicas = config.replicas ?? 1;
+  if (replicas === 1) return TRAINERS[config.model.kind](config, source);
   const backend = o.backend ?? (tf.getBackend() as BackendName);
-  checkShards(config, backend);
-  return new ParallelTrainer(config, source, shards, backend, o.threads ?? 1);
+  checkReplicas(config, backend);
+  return new ParallelTrainer(config, source, replicas, backend, o.threads ?? 1);
 }
 
-/** A shard count the config and backend allow, or a UserError. */
-export function checkShards(config: TrainConfig, backend: BackendName): void {
-  const shards = config.shards ?? 1;
-  if (shards === 1) return;
-  if (backend === 'webgpu') throw new UserError('--shards splits a batch over CPU threads (wasm, cpu backends), not over a GPU');
-  if (shards > config.batch) throw new UserError(`--shards ${shards} cannot split a batch of ${config.batch}`);
+/** A replica count the config and backend allow, or a UserError. */
+export function checkReplicas(config: TrainConfig, backend: BackendName): void {
+  const replicas = config.replicas ?? 1;
+  if (replicas === 1) return;
+  if (backend === 'webgpu') throw new UserError('--replicas splits a batch over CPU threads (wasm, cpu backends), not over a GPU');
+  if (replicas > config.batch) throw new UserError(`--replicas ${replicas} cannot split a batch of ${config.batch}`);
 }

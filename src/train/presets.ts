@@ -23,12 +23,12 @@ export interface TrainConfig {
   frame?: number;
   batch: number;
   /**
-   * Data-parallel shards (default 1): each step's batch is split over this many worker threads
+   * Data-parallel replicas (default 1): each step's batch is split over this many worker threads
    * whose gradients and BatchNorm statistics are averaged. It changes the arithmetic (BatchNorm
-   * normalises each shard's rows by their own statistics), so it is part of the recipe: a run is
-   * bit-identical for a given shard count, whatever the machine and its thread count.
+   * normalises each replica's rows by their own statistics), so it is part of the recipe: a run is
+   * bit-identical for a given replica count, whatever the machine and its thread count.
    */
-  shards?: number;
+  replicas?: number;
   steps: number;
   codecOptimizer: AdamConfig;
   /** From this step on, the codec's learning rate is a tenth (a step decay to settle the MMSE fit). */

@@ -27,8 +27,8 @@ export interface RunOptions {
   say?: (line: string) => void;
   /** When stderr is not a terminal: a progress line through `say` every this many seconds (default 30; 0: none). */
   progressSeconds?: number;
-  /** wasm threads of each data-parallel shard (config.shards > 1; default 1). */
-  shardThreads?: number;
+  /** wasm threads of each data-parallel replica (config.replicas > 1; default 1). */
+  replicaThreads?: number;
 }
 
 export interface RunResult {
@@ -117,7 +117,7 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
   const ckptPath = join(o.out, CHECKPOINT);
   const logPath = join(o.out, LOG);
   const source = sourceFor(c);
-  const trainer = createTrainer(c, source, { threads: o.shardThreads });
+  const trainer = createTrainer(c, source, { threads: o.replicaThreads });
   let step = 0;
   let trainSeconds = 0;
   if (existsSync(ckptPath) && !o.resume) {

@@ -9,7 +9,7 @@ import type { ParamTree } from '../models/params.ts';
 import { GopTrainer } from './gop-trainer.ts';
 import { IFrameTrainer } from './iframe-trainer.ts';
 import type { TrainConfig } from './presets.ts';
-import type { Shard } from './shard.ts';
+import type { Replica } from './replica.ts';
 
 export type Losses = Record<string, number>;
 /** A step's losses as scalars where they were computed: a GPU backend hands them back only asynchronously. */
@@ -35,17 +35,17 @@ export interface Trainer {
   start(from: Model | undefined): void;
   /**
    * Step `step` (0-based): one batch, one update; all randomness a pure function of (seed, step).
-   * Its losses: read them with readLosses. A data-parallel trainer answers when its shards have.
+   * Its losses: read them with readLosses. A data-parallel trainer answers when its replicas have.
    */
   step(step: number): LossTensors | Promise<LossTensors>;
-  /** Bring the variables of model() and checkpointGroups() up to date (a data-parallel trainer's live in its shards). */
+  /** Bring the variables of model() and checkpointGroups() up to date (a data-parallel trainer's live in its replicas). */
   sync?(): Promise<void>;
   /** Release what the trainer holds beyond its variables (threads). */
   close?(): Promise<void>;
 }
 
-/** Each model kind's trainer, over a shard of every batch (the whole batch by default). */
-export const TRAINERS: Record<TrainConfig['model']['kind'], (c: TrainConfig, source: FrameSource, shard?: Shard) => Trainer> = {
-  iframe: (c, source, shard) => new IFrameTrainer(c, source, shard),
-  gop: (c, source, shard) => new GopTrainer(c, source, shard),
+/** Each model kind's trainer, over a replica of every batch (the whole batch by default). */
+export const TRAINERS: Record<TrainConfig['model']['kind'], (c: TrainConfig, source: FrameSource, replica?: Replica) => Trainer> = {
+  iframe: (c, source, replica) => new IFrameTrainer(c, source, replica),
+  gop: (c, source, replica) => new GopTrainer(c, source, replica),
 };

@@ -1,21 +1,21 @@
 /**
- * One data-parallel shard (parallel.ts starts it): its own engine and trainer over its rows of
+ * One data-parallel replica (parallel.ts starts it): its own engine and trainer over its rows of
  * every batch. Messages: { state } loads the run's state and answers { ready }; { step } trains one
- * step and answers the whole batch's losses; { save } answers the state (identical in every shard).
+ * step and answers the whole batch's losses; { save } answers the state (identical in every replica).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initEngine, tf } from '../engine/index.ts';
-import { assignGroups, groupArrays, type GroupArrays, type ShardReply, type ShardWorkerData } from './parallel.ts';
+import { assignGroups, groupArrays, type GroupArrays, type ReplicaReply, type ReplicaWorkerData } from './parallel.ts';
 import { sourceFor } from './presets.ts';
-import { AllReduce, shardRows } from './shard.ts';
+import { AllReduce, replicaRows } from './replica.ts';
 import { TRAINERS } from './trainer.ts';
 
-const { config, index, buffer, backend, threads } = workerData as ShardWorkerData;
-const count = config.shards!;
+const { config, index, buffer, backend, threads } = workerData as ReplicaWorkerData;
+const count = config.replicas!;
 await initEngine({ backend, threads });
-const reducer = new AllReduce(buffer, index, count, shardRows(config.batch, index, count).n / config.batch);
+const reducer = new AllReduce(buffer, index, count, replicaRows(config.batch, index, count).n / config.batch);
 const trainer = TRAINERS[config.model.kind](config, sourceFor(config), { index, count, reduce: (ts) => reducer.reduce(ts) });
-const reply = (r: ShardReply) => parentPort!.postMessage(r);
+const reply = (r: ReplicaReply) => parentPort!.postMessage(r);
 
 parentPort!.on('message', (m: { state?: GroupArrays; step?: number; save?: true }) => {
   if (m.state) {

@@ -1,40 +1,40 @@
 /**
  * Data-parallel training: a trainer's share of each batch, and the all-reduce that makes the
- * shards' updates one. Every batch mean (a loss, a gradient, a BatchNorm statistic) of the whole
- * batch is the shards' means weighted by their row counts, so each shard scales its values by
- * n / batch and the reduce sums them in shard order: the same bits reach every shard, and their
+ * replicas' updates one. Every batch mean (a loss, a gradient, a BatchNorm statistic) of the whole
+ * batch is the replicas' means weighted by their row counts, so each replica scales its values by
+ * n / batch and the reduce sums them in replica order: the same bits reach every replica, and their
  * weights, optimizer moments and running statistics stay identical without ever being sent.
  */
 import { tf } from '../engine/index.ts';
 
-export interface Shard {
+export interface Replica {
   index: number;
   count: number;
-  /** The weighted sum over the shards of each tensor (the identity for one shard). */
+  /** The weighted sum over the replicas of each tensor (the identity for one replica). */
   reduce(ts: tf.Tensor[]): tf.Tensor[];
 }
 
 /** The whole batch in one trainer: today's single-process path, bit for bit. */
-export const WHOLE: Shard = { index: 0, count: 1, reduce: (ts) => ts };
+export const WHOLE: Replica = { index: 0, count: 1, reduce: (ts) => ts };
 
-/** Rows [lo, lo + n) of a batch of `batch` rows: shards differ by at most one row. */
-export function shardRows(batch: number, index: number, count: number): { lo: number; n: number } {
+/** Rows [lo, lo + n) of a batch of `batch` rows: replicas differ by at most one row. */
+export function replicaRows(batch: number, index: number, count: number): { lo: number; n: number } {
   const lo = Math.floor((index * batch) / count);
   return { lo, n: Math.floor(((index + 1) * batch) / count) - lo };
 }
 
 /**
- * A shard's rows of a batch of random draws, `width` per row: the whole batch is drawn, so every
- * shard count sees the same numbers as the single-process run in the same rows.
+ * A replica's rows of a batch of random draws, `width` per row: the whole batch is drawn, so every
+ * replica count sees the same numbers as the single-process run in the same rows.
  */
-export function drawRows(shard: Pick<Shard, 'index' | 'count'>, batch: number, width: number, draw: () => number): Float32Array {
+export function drawRows(replica: Pick<Replica, 'index' | 'count'>, batch: number, width: number, draw: () => number): Float32Array {
   const all = Float32Array.from({ length: batch * width }, draw);
-  if (shard.count === 1) return all;
-  const { lo, n } = shardRows(batch, shard.index, shard.count);
+  if (replica.count === 1) return all;
+  const { lo, n } = replicaRows(batch, replica.index, replica.count);
   return all.subarray(lo * width, (lo + n) * width);
 }
 
-// The shared buffer: control words, an error message, then one slot per shard and the result.
+// The shared buffer: control words, an error message, then one slot per replica and the result.
 const GEN = 0;
 const ARRIVED = 1;
 const FAILED = 2;
@@ -43,19 +43,19 @@ const CONTROL_BYTES = 16;
 const MESSAGE_BYTES = 1024;
 const HEADER_BYTES = CONTROL_BYTES + MESSAGE_BYTES;
 
-/** The buffer `count` shards share, with slots of `slot` floats (larger inputs are reduced in chunks of that size). */
+/** The buffer `count` replicas share, with slots of `slot` floats (larger inputs are reduced in chunks of that size). */
 export function allReduceBuffer(count: number, slot: number): SharedArrayBuffer {
   return new SharedArrayBuffer(HEADER_BYTES + (count + 1) * slot * 4);
 }
 
-/** Raised in every shard once one has failed; its message is the failed shard's. */
-export class ShardFailure extends Error {}
+/** Raised in every replica once one has failed; its message is the failed replica's. */
+export class ReplicaFailure extends Error {}
 
 /**
- * One shard's end of an all-reduce over worker threads. Each round: write the weighted chunk to
- * this shard's slot; barrier; sum this shard's part of the chunk over the slots, in shard order,
+ * One replica's end of an all-reduce over worker threads. Each round: write the weighted chunk to
+ * this replica's slot; barrier; sum this replica's part of the chunk over the slots, in replica order,
  * into the result; barrier; read the result. Barriers wait in short slices and give up as soon as
- * any shard (or the coordinator, which sees a thread die) marks the buffer failed: never a hang.
+ * any replica (or the coordinator, which sees a thread die) marks the buffer failed: never a hang.
  */
 export class AllReduce {
   private readonly control: Int32Array;
@@ -77,7 +77,7 @@ export class AllReduce {
     return ts.map((t, i) => tf.tensor(outs[i]!, t.shape));
   }
 
-  /** `outs` (shaped as `ins`, which may be the same arrays) receive the weighted sums of `ins` over the shards, read as one run. */
+  /** `outs` (shaped as `ins`, which may be the same arrays) receive the weighted sums of `ins` over the replicas, read as one run. */
   reduceArrays(ins: Float32Array[], outs: Float32Array[]): void {
     const total = ins.reduce((n, a) => n + a.length, 0);
     const mine = this.slots[this.index]!;
@@ -88,7 +88,7 @@ export class AllReduce {
         for (let i = 0; i < n; i++) mine[at + i] = src[from + i]! * w;
       });
       this.barrier();
-      const { lo, n } = shardRows(len, this.index, this.count);
+      const { lo, n } = replicaRows(len, this.index, this.count);
       for (let i = lo; i < lo + n; i++) {
         let sum = 0;
         for (const slot of this.slots) sum += slot[i]!;
@@ -99,7 +99,7 @@ export class AllReduce {
     }
   }
 
-  /** Mark the reduce failed (by shard `index`, with `message`) and wake every waiting shard. */
+  /** Mark the reduce failed (by replica `index`, with `message`) and wake every waiting replica. */
   static fail(buffer: SharedArrayBuffer, message: string): void {
     const control = new Int32Array(buffer, 0, CONTROL_BYTES / 4);
     if (Atomics.compareExchange(control, FAILED, 0, 1) !== 0) return;
@@ -134,7 +134,7 @@ export class AllReduce {
 
   private check(): void {
     const failure = AllReduce.failure(this.buffer);
-    if (failure !== undefined) throw new ShardFailure(failure);
+    if (failure !== undefined) throw new ReplicaFailure(failure);
   }
 }
 
