@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { runCli } from './run-cli.ts';
 await initEngine({ backend: 'wasm' });
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'rdpv-repro-'));
+const CLI = join(import.meta.dirname, '..', 'bin', 'rdpv.js');
 const FAST = ['--tiny', '--samples', '4', '--dither-seeds', '2'];
 const table1 = (runs: string, results: string, ...more: string[]) => runCli(['repro', 'table1', ...FAST, '--runs', runs, '--results', results, ...more]);
 type Event = { event: string; job?: string; kind?: string };
@@ -159,9 +161,26 @@ test('an interrupted training job resumes from its checkpoint and ends with the 
   for (const [name, { data }] of want) assert.deepEqual(got.get(name)!.data, data, name);
 });
 
+test('--replicas 2 trains every job of the grid on 2 data-parallel replicas, in this process and as child processes', async () => {
+  const dir = tmp();
+  const reference = join(dir, 'reference');
+  const alone = spawnSync(process.execPath, [CLI, 'train', '--preset', 'tiny-pframe-inf-2-mse,tiny-pframe-inf-2-perception', '--replicas', '2', '--out', reference], { encoding: 'utf8' });
+  assert.equal(alone.status, 0, alone.stderr);
+  for (const jobs of ['1', '2']) {
+    const runs = join(dir, `runs-${jobs}`);
+    const r = await table1(runs, join(dir, `results-${jobs}`), '--shard', '0/3', '--replicas', '2', '--jobs', jobs);
+    assert.equal(r.code, 0, r.err.join('\n'));
+    for (const preset of ['tiny-pframe-inf-2-mse', 'tiny-pframe-inf-2-perception']) {
+      const weights = (d: string) => decodeTensorFile(readFileSync(join(d, preset, MODEL)), d).arrays;
+      const [got, want] = [weights(runs), weights(reference)];
+      for (const [name, { data }] of want) assert.deepEqual(got.get(name)!.data, data, `--jobs ${jobs}: ${preset} ${name}`);
+    }
+  }
+});
+
 test('bad flags exit with code 2 and one line', async () => {
   const runs = join(tmp(), 'runs');
-  for (const args of [['--shard', '3/2'], ['--shard', 'x'], ['--shard', '1/0'], ['--shard', 'k8s'], ['--train', '--pretrained'], ['--jobs', '0'], ['--samples', 'many']]) {
+  for (const args of [['--shard', '3/2'], ['--shard', 'x'], ['--shard', '1/0'], ['--shard', 'k8s'], ['--train', '--pretrained'], ['--jobs', '0'], ['--samples', 'many'], ['--pretrained', '--replicas', '2'], ['--replicas', '0']]) {
     const r = await runCli(['repro', 'table1', '--tiny', '--runs', runs, ...args]);
     assert.equal(r.code, 2, args.join(' '));
     assert.equal(r.err.length, 1, `${args.join(' ')}: ${r.err.join(' / ')}`);

@@ -29,6 +29,8 @@ export interface Table1Options {
   results: string;
   settings: CellEvalSettings;
   backend: BackendName;
+  /** Data-parallel replicas of every training job (rdpv train --replicas; default 1). */
+  replicas?: number;
   pollMs: number;
   /** Run only this job (its dependencies must be finished): what a child process does. No log, no table. */
   only?: string;
@@ -72,7 +74,8 @@ async function cellModel(o: Table1Options, cell: Table1Cell): Promise<{ lm: Load
 /** Run one job in this process (`say` takes its lines). */
 async function runHere(o: Table1Options, p: Plan, job: Job, say: (l: string) => void): Promise<number> {
   if (job.kind === 'train') {
-    const result = await runTraining({ preset: job.id, config: presets[job.id]!, out: join(o.runs, job.id), resume: true, say });
+    const config = { ...presets[job.id]!, ...((o.replicas ?? 1) > 1 ? { replicas: o.replicas } : {}) };
+    const result = await runTraining({ preset: job.id, config, out: join(o.runs, job.id), resume: true, say });
     return result.exitCode;
   }
   const cell = p.cellOf.get(job.cell)!;
@@ -92,12 +95,12 @@ function childArgs(o: Table1Options, id: string): string[] {
   return ['repro', 'table1', '--only', id, `--${o.mode}`, ...(o.tiny ? ['--tiny'] : []), '--runs', o.runs, '--results', o.results,
     '--samples', String(o.settings.samples), '--dither-seeds', String(o.settings.ditherSeeds), '--judge-steps', String(o.settings.judgeSteps),
     '--ot-bound', String(o.settings.otBound ?? 0),
-    '--backend', o.backend];
+    '--backend', o.backend, '--replicas', String(o.replicas ?? 1)];
 }
 
 function runChild(o: Table1Options, job: Job): Promise<number> {
   return job.kind === 'train'
-    ? runRdpvChild(job.id, ['train', '--preset', job.id, '--out', join(o.runs, job.id), '--resume', '--backend', o.backend])
+    ? runRdpvChild(job.id, ['train', '--preset', job.id, '--out', join(o.runs, job.id), '--resume', '--backend', o.backend, '--replicas', String(o.replicas ?? 1)])
     : runRdpvChild(job.id, childArgs(o, job.id));
 }
 
