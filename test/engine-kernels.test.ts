@@ -128,6 +128,25 @@ test('sum over a run of outer axes (bias gradients) and every other sum match cp
   assertAllClose(both, 'sum');
 });
 
+test('mean over a run of outer axes (BatchNorm statistics) and every other mean match cpu, gradients included', async () => {
+  const both = await onBoth(() => {
+    const x = randn([4, 5, 6, 20], 40);
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const [dx] = tf.grads((v: tf.Tensor) => tf.sum(tf.mul(tf.moments(v, [0, 1, 2]).variance, randn([20], 41))))([x]);
+    return [
+      mean, variance, dx,
+      tf.mean(x, [1, 0], true),
+      tf.mean(randn([7, 3], 42), 0), // a dense layer's BatchNorm
+      tf.mean(randn([1, 5], 43), 0), // one row: the backend's kernel
+      tf.mean(x, [1, 2]), // a run of middle axes
+      tf.mean(x, [0, 2]), // not a run: the backend's kernel
+      tf.mean(x, [2, 3]), // innermost: the backend's kernel
+      tf.mean(x),
+    ];
+  });
+  assertAllClose(both, 'mean');
+});
+
 test('concat and split along the channel axis (and every other axis and dtype) equal cpu, gradients included', async () => {
   const both = await onBoth(() => {
     const a = randn([2, 5, 6, 16], 40);
