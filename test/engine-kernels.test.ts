@@ -292,6 +292,16 @@ test('comparison ops have zero gradients, so gradients of leakyRelu are differen
   assert.deepEqual([...both.wasm[1].data, ...both.wasm[2].data], new Array(20).fill(0));
 });
 
+test('the fused LeakyReLU gradient on wasm equals Greater, Multiply and Select bit for bit', async () => {
+  await initEngine({ backend: 'wasm' });
+  const x = tf.concat([randn([2 * 33 * 17 * 3], 50), tf.tensor1d([0, -0, 1e-30, -1e-30, NaN, Infinity, -Infinity])]);
+  const dy = tf.concat([randn([2 * 33 * 17 * 3], 51), tf.tensor1d([1, -1, 3, 3, 1, NaN, 2])]);
+  assert.equal(tf.getBackend(), 'wasm');
+  const fused = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(v, 0.2), dy)))(x);
+  const ops = tf.where(tf.greater(x, 0), dy, tf.mul(dy, 0.2));
+  assert.deepEqual(fused.dataSync(), ops.dataSync());
+});
+
 test('registering the kernel pack twice changes nothing', async () => {
   const before = tf.getKernel('Conv2DBackpropInput', 'wasm');
   registerKernelPack();

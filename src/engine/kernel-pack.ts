@@ -5,6 +5,7 @@ import { registerCoreGradients } from './core-gradients.ts';
 import { missingGradients, replacedGradients } from './gradients.ts';
 import { wasmConvKernels } from './wasm-conv.ts';
 import { wasmIdentityKernels } from './wasm-identity.ts';
+import { leakyReluGradients, wasmLeakyReluKernels } from './leaky-relu.ts';
 import { wasmSegmentKernels } from './wasm-segment.ts';
 import { wasmSumKernels } from './wasm-sum.ts';
 import { wasmWarpKernels } from './wasm-warp.ts';
@@ -26,6 +27,6 @@ export function registerKernelPack(): void {
   registered = true;
   registerCoreGradients();
   for (const config of missingGradients) if (getGradient(config.kernelName) === undefined) registerGradient(config);
-  for (const config of replacedGradients) registerGradient(config);
-  for (const config of [...wasmConvKernels, ...wasmSegmentKernels, ...wasmSumKernels, ...wasmIdentityKernels, ...wasmWarpKernels, ...wasmChannelKernels, ...cpuFixes()]) replaceKernel(config);
+  for (const config of [...replacedGradients, ...leakyReluGradients]) registerGradient(config);
+  for (const config of [...wasmConvKernels, ...wasmLeakyReluKernels, ...wasmSegmentKernels, ...wasmSumKernels, ...wasmIdentityKernels, ...wasmWarpKernels, ...wasmChannelKernels, ...cpuFixes()]) replaceKernel(config);
 }
