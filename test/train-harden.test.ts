@@ -1,21 +1,52 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { initEngine, tf } from '../src/engine/index.ts';
-import { presets, sourceFor } from '../src/train/presets.ts';
+import type { BatchNormParams } from '../src/models/layers.ts';
+import { GopTrainer } from '../src/train/gop-trainer.ts';
+import { presets, sourceFor, type TrainConfig } from '../src/train/presets.ts';
 import { IFrameTrainer } from '../src/train/iframe-trainer.ts';
+import { runTraining } from '../src/train/run.ts';
 
-await initEngine({ backend: 'cpu' });
+// The GOP trainers need the wasm kernel pack (the warp); the I-frame one runs on either.
+await initEngine({ backend: 'wasm' });
+
+/** Steps 0-3 of a trainer at learning rate 0: the BatchNorms' scale and shift after each. */
+function scaleAndShift(step: (s: number) => void, bns: readonly BatchNormParams[]): number[][] {
+  for (const bn of bns) bn.beta.assign(tf.fill([bn.beta.shape[0]!], 0.25));
+  const snapshot = () => bns.flatMap((bn) => [...bn.gamma.dataSync(), ...bn.beta.dataSync()]);
+  return [snapshot(), ...[0, 1, 2, 3].map((s) => (step(s), snapshot()))];
+}
 
 test('hardening multiplies the encoder latent scale and shift by its gain once, at its step', () => {
   // Learning rate 0: only the hardening can change the latent BatchNorm's parameters.
-  const base = presets['tiny-mse']!;
-  const t = new IFrameTrainer({ ...base, codecOptimizer: { ...base.codecOptimizer, lr: 0 }, harden: { at: 2, gain: 3 } }, sourceFor(base));
-  const bn = t.m.enc.latentBn;
-  bn.beta.assign(tf.fill([bn.beta.shape[0]!], 0.25));
-  const snapshot = () => [...bn.gamma.dataSync(), ...bn.beta.dataSync()];
-  const start = snapshot();
-  const after = [0, 1, 2, 3].map((s) => (tf.dispose(Object.values(t.step(s))), snapshot()));
-  assert.deepEqual(after[1], start, 'unchanged before its step');
-  assert.deepEqual(after[2], start.map((v) => Math.fround(v * 3)), 'scaled at its step');
-  assert.deepEqual(after[3], after[2], 'scaled only once');
+  for (const name of ['tiny-mse', 'tiny-pframe-12-12-mse']) {
+    const base = presets[name]!;
+    const config: TrainConfig = { ...base, codecOptimizer: { ...base.codecOptimizer, lr: 0 }, harden: { at: 2, gain: 3 } };
+    const [t, bns] = name === 'tiny-mse'
+      ? ((t) => [t, [t.m.enc.latentBn]] as const)(new IFrameTrainer(config, sourceFor(base)))
+      : ((t) => [t, [t.m.pframes[0]!.enc!.motion.latent.bn, t.m.pframes[0]!.enc!.content!.latent.bn]] as const)(new GopTrainer(config, sourceFor(base)));
+    const [start, ...after] = scaleAndShift((s) => tf.dispose(Object.values(t.step(s))), bns);
+    assert.deepEqual(after[1], start, `${name}: unchanged before its step`);
+    assert.deepEqual(after[2], start!.map((v) => Math.fround(v * 3)), `${name}: scaled at its step`);
+    assert.deepEqual(after[3], after[2], `${name}: scaled only once`);
+  }
+});
+
+test('a finished MSE stage resumes into a recipe that adds a hardening step at or after its checkpoint, and no other', async () => {
+  const name = 'tiny-pframe-inf-2-mse';
+  const base = presets[name]!;
+  const quiet = { say: () => {}, preset: name };
+  const run = (out: string, config: TrainConfig, resume: boolean) => runTraining({ ...quiet, config, out, resume });
+  const done = async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'rdpv-harden-')), 'run');
+    assert.equal((await run(out, base, false)).step, 6);
+    return out;
+  };
+  const extended = await run(await done(), { ...base, steps: 8, harden: { at: 6, gain: 2 } }, true);
+  assert.deepEqual([extended.exitCode, extended.step], [0, 8]);
+  await assert.rejects(run(await done(), { ...base, steps: 8, harden: { at: 5, gain: 2 } }, true), /written by a different configuration/);
+  await assert.rejects(run(await done(), { ...base, steps: 8, harden: { at: 6, gain: 2 }, lrDropAt: 7 }, true), /written by a different configuration/);
 });

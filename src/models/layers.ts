@@ -81,6 +81,11 @@ export function initBatchNorm(channels: number, gamma = 1): BatchNormParams {
   return { gamma: constVar([channels], gamma), beta: constVar([channels], 0), mean: constVar([channels], 0, false), variance: constVar([channels], 1, false) };
 }
 
+/** Multiplies a BatchNorm's scale and shift by `gain`: its output (a pre-tanh latent) grows by it. */
+export function scaleBatchNorm(p: BatchNormParams, gain: number): void {
+  for (const v of [p.gamma, p.beta]) v.assign(tf.mul(v, gain));
+}
+
 const BN_EPS = 1e-5;
 const BN_MOMENTUM = 0.1;
 

@@ -18,7 +18,7 @@ import { critic, criticLoss, updateSpectralNorms } from '../models/critic.ts';
 import { DECODERS } from '../models/decoders.ts';
 import { gopGroups, initPosition, initPositionCritic, type GopModel, type GopModelConfig, type PFramePosition } from '../models/gop.ts';
 import { initIFrameModel, type IFrameModel } from '../models/iframe.ts';
-import { applyUpdates, trainCtx, type Ctx } from '../models/layers.ts';
+import { applyUpdates, scaleBatchNorm, trainCtx, type Ctx } from '../models/layers.ts';
 import type { Model } from '../models/model-file.ts';
 import { copyParams, flattenParams, type ParamTree } from '../models/params.ts';
 import { decodeFlow, encodeContent, encodeMotion } from '../models/pframe.ts';
@@ -169,6 +169,8 @@ export class GopTrainer implements Trainer {
     const x = xs[this.k]!;
     const ref = encodeGop(this.m, xs.slice(0, this.k), u).recon[this.k - 1]!;
     const [um, uc] = u[this.k]!;
+    const harden = this.config.harden;
+    if (harden?.at === step) for (const latent of [enc.motion, enc.content]) if (latent) scaleBatchNorm(latent.latent.bn, harden.gain);
     const ctx = trainCtx();
     const { value, grads } = tf.variableGrads(() => {
       const motion = quantizeTensor(encodeMotion(enc, x, ref, ctx), um!, p.net.motion!.levels, 'train');

@@ -9,8 +9,8 @@ import type { FrameSource } from '../data/source.ts';
 import { critic, criticLoss, initCritic, updateSpectralNorms } from '../models/critic.ts';
 import { UserError } from '../errors.ts';
 import type { Model } from '../models/model-file.ts';
-import { decode, encode, iframeGroups, initIFrameModel, type EncoderParams, type IFrameModel, type IFrameModelConfig } from '../models/iframe.ts';
-import { applyUpdates, evalCtx, trainCtx } from '../models/layers.ts';
+import { decode, encode, iframeGroups, initIFrameModel, type IFrameModel, type IFrameModelConfig } from '../models/iframe.ts';
+import { applyUpdates, evalCtx, scaleBatchNorm, trainCtx } from '../models/layers.ts';
 import { cloneParams, copyParams, type ParamTree } from '../models/params.ts';
 import { Adam } from '../optim/adam.ts';
 import { Rng } from '../rng.ts';
@@ -21,11 +21,6 @@ import type { LossTensors, Trainer } from './trainer.ts';
 // Stream tags keep the trainer's random numbers apart from each other and from the data's.
 const DITHER_STREAM = 0x44495448;
 const EPS_STREAM = 0x45505331;
-
-/** Multiplies the encoder's pre-tanh latent by `gain` (its BatchNorm scale and shift). */
-export function scaleLatent(enc: EncoderParams, gain: number): void {
-  for (const v of [enc.latentBn.gamma, enc.latentBn.beta]) v.assign(tf.mul(v, gain));
-}
 
 const mse = (a: tf.Tensor, b: tf.Tensor) => tf.mean(tf.squaredDifference(a, b)) as tf.Scalar;
 
@@ -91,7 +86,7 @@ export class IFrameTrainer implements Trainer {
       const x = this.frames(step);
       const u = this.dither(step);
       if (c.stage === 'mse') {
-        if (c.harden?.at === step) scaleLatent(m.enc, c.harden.gain);
+        if (c.harden?.at === step) scaleBatchNorm(m.enc.latentBn, c.harden.gain);
         const ctx = trainCtx();
         const { value, grads } = tf.variableGrads(() => {
           const y = decode(m.decoders.mmse!, m.net, quantizeTensor(encode(m.enc, x, ctx), u, m.net.levels, 'train'), u, ctx);

@@ -49,6 +49,14 @@ export const LOG = 'log.jsonl';
 /** Everything but the step budget must match for a checkpoint to be resumed. */
 const resumeKey = (c: TrainConfig) => JSON.stringify({ ...c, steps: undefined });
 
+/**
+ * An MSE stage that gained a hardening step still ahead of its checkpoint continues it: the
+ * checkpoint is where the hardened run would have been (a finished stage 1 extended by its
+ * hardened steps).
+ */
+const hardenedLater = (key: string, c: TrainConfig, step: number) =>
+  c.stage === 'mse' && c.harden !== undefined && c.harden.at >= step && key === resumeKey({ ...c, harden: undefined });
+
 function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const m = Math.floor(s / 60);
@@ -125,8 +133,8 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
   }
   if (o.resume && existsSync(ckptPath)) {
     const meta = decodeParamsInto(readFileOrFail(ckptPath, 'checkpoint'), trainer.checkpointGroups(), ckptPath);
-    if (meta.config !== resumeKey(c)) throw new UserError(`${ckptPath} was written by a different configuration than preset '${o.preset}'`);
     step = Number(meta.step);
+    if (meta.config !== resumeKey(c) && !hardenedLater(meta.config!, c, step)) throw new UserError(`${ckptPath} was written by a different configuration than preset '${o.preset}'`);
     trainSeconds = Number(meta.train_seconds);
     truncateLog(logPath, step);
     say(`resuming ${o.preset} at step ${step}/${c.steps}`);
