@@ -19,7 +19,7 @@ import { initEngine, type BackendName } from '../src/engine/index.ts';
 import { describeModel } from '../src/models/model-file.ts';
 import { trainableVariables } from '../src/models/params.ts';
 import { presets, sourceFor } from '../src/train/presets.ts';
-import { createTrainer } from '../src/train/parallel.ts';
+import { createTrainer, withReplicas } from '../src/train/parallel.ts';
 import { readLosses } from '../src/train/trainer.ts';
 
 const { steps, threads, backend, replicas, batchOf, noPeer } = benchOptions((argv) => {
@@ -45,7 +45,7 @@ await initEngine({ backend, threads: replicas === 1 ? threads : 1 });
 
 /** Median samples/s over `steps` training steps of a preset's trainer after one warm-up step. */
 async function samplesPerSecond(preset: string): Promise<number> {
-  const config = { ...presets[preset]!, replicas, batch: batchOf(preset) };
+  const config = withReplicas({ ...presets[preset]!, batch: batchOf(preset) }, replicas);
   const trainer = createTrainer(config, sourceFor(config), { threads: replicaThreads });
   // A fresh run of a preset without `from` (what run.ts does before step 0).
   trainer.start(undefined);

@@ -6,7 +6,7 @@ import { initEngine, type BackendName } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
 import { describeModel } from '../models/model-file.ts';
 import { presetNames, presets } from '../train/presets.ts';
-import { checkReplicas } from '../train/parallel.ts';
+import { checkReplicas, withReplicas } from '../train/parallel.ts';
 import { runTraining } from '../train/run.ts';
 import { backendFlag, givenFlags, optionsHelp, parseFlags, threadsFlag, type Flag } from './args.ts';
 import type { Command } from './command.ts';
@@ -174,8 +174,7 @@ export default {
       ]);
     }
     const name = names[0]!;
-    // One replica is the preset without the field, so that its checkpoints resume either way.
-    const config = { ...presets[name]!, ...(steps !== undefined ? { steps } : {}), ...(lambda !== undefined ? { lambda } : {}), ...(replicas !== undefined ? { replicas: replicas > 1 ? replicas : undefined } : {}) };
+    const config = withReplicas({ ...presets[name]!, ...(steps !== undefined ? { steps } : {}), ...(lambda !== undefined ? { lambda } : {}) }, replicas);
     checkReplicas(config, backend as BackendName);
     ensureFolder(outFor(name), 'run folder');
     await initEngine({ backend: backend as BackendName, threads: values.threads });

@@ -11,6 +11,7 @@ import { disposeModel, readModelFile, type LoadedModel } from '../models/model-f
 import { folderStore, readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
 import { loadZooModel, MANIFEST, zooManifest, type WeightStore, type ZooEntry } from '../models/zoo.ts';
 import { presets } from '../train/presets.ts';
+import { withReplicas } from '../train/parallel.ts';
 import { MODEL, runTraining } from '../train/run.ts';
 import { EVAL_DATA_SEED, evaluateCell, matches, type CellEval, type CellEvalSettings } from './cell-eval.ts';
 import { runRdpvChild, signalChildren } from './children.ts';
@@ -74,8 +75,7 @@ async function cellModel(o: Table1Options, cell: Table1Cell): Promise<{ lm: Load
 /** Run one job in this process (`say` takes its lines). */
 async function runHere(o: Table1Options, p: Plan, job: Job, say: (l: string) => void): Promise<number> {
   if (job.kind === 'train') {
-    const config = { ...presets[job.id]!, ...((o.replicas ?? 1) > 1 ? { replicas: o.replicas } : {}) };
-    const result = await runTraining({ preset: job.id, config, out: join(o.runs, job.id), resume: true, say });
+    const result = await runTraining({ preset: job.id, config: withReplicas(presets[job.id]!, o.replicas), out: join(o.runs, job.id), resume: true, say });
     return result.exitCode;
   }
   const cell = p.cellOf.get(job.cell)!;

@@ -27,7 +27,7 @@ import { Adam } from '../optim/adam.ts';
 import { Rng } from '../rng.ts';
 import { decodeGop, encodeGop, frameOf, latentLayout, type Dithers } from '../video/gop.ts';
 import type { TrainConfig } from './presets.ts';
-import { drawRows, replicaRows, WHOLE, type Replica } from './replica.ts';
+import { drawRows, stepRows, WHOLE, type Replica } from './replica.ts';
 import type { LossTensors, Trainer } from './trainer.ts';
 
 const DITHER_STREAM = 0x44495448;
@@ -137,8 +137,8 @@ export class GopTrainer implements Trainer {
   /** This replica's rows of step `step`'s batch, frame by frame. */
   private frames(step: number): tf.Tensor4D[] {
     const c = this.config;
-    const { lo, n } = replicaRows(c.batch, this.replica.index, this.replica.count);
-    const b = this.source.batch('train', step * c.batch + lo, n, this.k + 1);
+    const { start, n } = stepRows(this.replica, c.batch, step);
+    const b = this.source.batch('train', start, n, this.k + 1);
     return Array.from({ length: this.k + 1 }, (_, t) => tf.tensor4d(sequenceFrame(b, t), [n, this.source.size, this.source.size, 1]));
   }
 

@@ -15,7 +15,7 @@ import { cloneParams, copyParams, type ParamTree } from '../models/params.ts';
 import { Adam } from '../optim/adam.ts';
 import { Rng } from '../rng.ts';
 import type { TrainConfig } from './presets.ts';
-import { drawRows, replicaRows, WHOLE, type Replica } from './replica.ts';
+import { drawRows, stepRows, WHOLE, type Replica } from './replica.ts';
 import type { LossTensors, Trainer } from './trainer.ts';
 
 // Stream tags keep the trainer's random numbers apart from each other and from the data's.
@@ -64,8 +64,8 @@ export class IFrameTrainer implements Trainer {
 
   /** This replica's rows of step `step`'s batch. */
   private frames(step: number): tf.Tensor4D {
-    const { lo, n } = replicaRows(this.config.batch, this.replica.index, this.replica.count);
-    const b = this.source.batch('train', step * this.config.batch + lo, n, 1);
+    const { start, n } = stepRows(this.replica, this.config.batch, step);
+    const b = this.source.batch('train', start, n, 1);
     return tf.tensor4d(b.data, [n, this.source.size, this.source.size, 1]);
   }
 

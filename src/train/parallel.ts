@@ -144,6 +144,13 @@ class ParallelTrainer implements Trainer {
 }
 
 /**
+ * `config` on `replicas` data-parallel replicas (unchanged when not given). One replica is the
+ * config without the field, so that its checkpoints resume either way.
+ */
+export const withReplicas = (config: TrainConfig, replicas?: number): TrainConfig =>
+  replicas === undefined ? config : { ...config, replicas: replicas > 1 ? replicas : undefined };
+
+/**
  * The trainer for a config: one in this thread, or `config.replicas` data-parallel ones on worker
  * threads with `threads` wasm threads each.
  */

@@ -23,6 +23,12 @@ export function replicaRows(batch: number, index: number, count: number): { lo: 
   return { lo, n: Math.floor(((index + 1) * batch) / count) - lo };
 }
 
+/** Where step `step`'s rows for this replica start in the training sequences, and how many. */
+export function stepRows(replica: Pick<Replica, 'index' | 'count'>, batch: number, step: number): { start: number; n: number } {
+  const { lo, n } = replicaRows(batch, replica.index, replica.count);
+  return { start: step * batch + lo, n };
+}
+
 /**
  * A replica's rows of a batch of random draws, `width` per row: the whole batch is drawn, so every
  * replica count sees the same numbers as the single-process run in the same rows.
