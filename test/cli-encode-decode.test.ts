@@ -183,6 +183,25 @@ test('a [N, T, H, W, 1] float .npy is N clips: each is cut into whole GOPs on it
   assert.deepEqual([0, 1, 2, 3].map((f) => data[f * 4096 + 100]), [0, 1 / 5, 3 / 5, 4 / 5].map(Math.fround), 'frames 1-2 of clip 1, then frames 1-2 of clip 2');
 });
 
+test('--gop codes a prefix of the model\'s group, and --rates picks the shipped model for the rates asked', async () => {
+  const input = npy(at('prefix.npy'), [3, 64, 64], movingSquare(3));
+  const file = at('prefix.rdpv');
+  await ok(['encode', input, '-o', file, '--model', gopModel, '--gop', '1']);
+  const { header, payload } = readRdpv(readFileSync(file));
+  assert.deepEqual([header.gop, header.rates], [1, ['inf', 'inf', 'inf']], 'three groups of the first frame alone');
+  assert.equal(payload.length, 3 * 64 * 64, 'three raw frames, no latent bits');
+  await ok(['decode', file, '--model', gopModel, '--decoder', 'jd', '-o', at('prefix.png')]);
+  const byRates = at('by-rates.rdpv');
+  await ok(['encode', input, '-o', byRates, '--rates', '12']);
+  assert.deepEqual(readRdpv(readFileSync(byRates)).header.rates, ['12', '12', '12'], 'a shipped model whose group starts at 12 bits');
+  await failsWithOneLine(['encode', input, '-o', at('x.rdpv'), '--model', gopModel, '--gop', '3'], /GOP 3: this model codes groups of 1 to 2 frames \(rates inf,2\)/);
+  await failsWithOneLine(['encode', input, '-o', at('x.rdpv'), '--rates', '4,4,4,4,4,4'], /no shipped model codes groups at rates 4,4,4,4,4,4; shipped: .*\(12/);
+  await failsWithOneLine(['encode', input, '-o', at('x.rdpv'), '--rates', '12', '--gop', '2'], /--gop 2 disagrees with --rates 12 \(1 frame\)/);
+  await failsWithOneLine(['encode', input, '-o', at('x.rdpv'), '--model', gopModel, '--rates', '12'], /--rates 12: model .* codes groups at rates inf,2/);
+  await failsWithOneLine(['encode', input, '-o', at('x.rdpv'), '--rates', '12,7'], /unknown rate '7'/);
+  assert.ok(!existsSync(at('x.rdpv')));
+});
+
 test('fewer frames than one GOP is an error', async () => {
   await failsWithOneLine(['encode', npy(at('one.npy'), [1, 64, 64], movingSquare(1)), '-o', at('one.rdpv'), '--model', gopModel], /has 1 frame, fewer than one group of 2/);
   assert.ok(!existsSync(at('one.rdpv')));

@@ -96,3 +96,23 @@ test('at rate inf the MMSE and 0-PLF-FMD decoders output the frame as sent, the 
   }
   assert.deepEqual(Object.keys((lm.model as GopModel).pframes[1]!.decoders), ['jd']);
 });
+
+test('a GOP-3 model codes groups of 2: the file carries the first two frames\' budget and every decoder gives the model\'s own outputs', async () => {
+  const lm = models['tiny-pframe-12-12-12-perception']!;
+  const m = lm.model as GopModel;
+  const seqs = sequences(3, 2);
+  const file = await compress(lm, seqs.data, 4, undefined, 2);
+  const { header, payload } = readRdpv(file);
+  assert.deepEqual([header.gop, header.frameCount, header.rates.slice(0, 2)], [2, 6, ['12', '12']]);
+  assert.equal(payload.length, Math.ceil((3 * 24) / 8));
+  for (const decoder of DECODER_NAMES) {
+    const got = (await decompress(lm, file, decoder)).frames;
+    const want = tf.tidy(() => {
+      const xs = [0, 1].map((t) => tf.tensor4d(frameOf(seqs, t), [3, 64, 64, 1]));
+      const ys = decodeGop(m, decoder, encodeGop(m, xs, fileDithers(m, { seed: 4, firstGop: 0 }, 3, 2)).messages).map((y) => y.arraySync());
+      return new Float32Array(ys[0]!.flatMap((_, b) => ys.map((y) => y[b]!.flat(2))).flat());
+    });
+    assertClose(got, want, 1e-6, decoder);
+  }
+  await assert.rejects(() => compress(models['tiny-pframe-12-12-perception']!, sequences(1, 3).data, 4, undefined, 3), (e: Error) => e instanceof UserError && /GOP 3: this model codes groups of 1 to 2 frames/.test(e.message));
+});

@@ -4,7 +4,7 @@
  * bytes names the weights in .rdpv headers. A new model kind adds its entry to MODEL_KINDS.
  */
 import { UserError } from '../errors.ts';
-import { isRateName } from '../codec/rates.ts';
+import { isRateName, type RateName } from '../codec/rates.ts';
 import { LEGACY_PREFIXES } from './decoders.ts';
 import { disposeIFrameModel, iframeFromArrays, iframeGroups, type IFrameModel, type IFrameModelConfig } from './iframe.ts';
 import type { CriticParams } from './critic.ts';
@@ -37,6 +37,9 @@ const MODEL_KINDS: { [K in ModelConfig['kind']]: ModelKind<Extract<Model, { conf
 export function describeModel(c: ModelConfig): string {
   return c.kind === 'iframe' ? `iframe widths ${c.widths.join('-')} rate ${c.rate}` : `gop rates ${c.rates.join(',')} pframe widths ${c.pframeWidths.join('-')}`;
 }
+
+/** The rate of each frame of the model's group of pictures. */
+export const modelRates = (c: ModelConfig): RateName[] => (c.kind === 'iframe' ? [c.rate] : c.rates);
 
 const kindOf = (m: Model) => MODEL_KINDS[m.config.kind] as ModelKind<Model>;
 export const modelGroups = (m: Model) => kindOf(m).groups(m);

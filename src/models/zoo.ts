@@ -3,8 +3,9 @@
  * sha256, the commands that made them and their measured metrics. Read through a WeightStore,
  * so Node (files) and a browser (fetch) share this code.
  */
+import type { RateName } from '../codec/rates.ts';
 import { UserError } from '../errors.ts';
-import { readModelFile, sha256Hex, type LoadedModel } from './model-file.ts';
+import { disposeModel, modelRates, readModelFile, sha256Hex, type LoadedModel } from './model-file.ts';
 
 /** Bytes by name: the manifest and the weight files it lists. */
 export interface WeightStore {
@@ -58,6 +59,26 @@ export async function loadZooModel(store: WeightStore, name?: string): Promise<L
   const entry = name === undefined ? entries.find((e) => e.default) : entries.find((e) => e.name === name);
   if (!entry) throw new UserError(`no shipped model '${name ?? '(default)'}'; shipped: ${entries.map((e) => e.name).join(', ')}`);
   return loadEntry(store, entry);
+}
+
+/**
+ * The shipped model for groups at these per-frame rates: one whose GOP is exactly these rates,
+ * else the shortest whose GOP starts with them (it codes the prefix).
+ */
+export async function loadZooModelByRates(store: WeightStore, rates: RateName[]): Promise<LoadedModel> {
+  const fits: LoadedModel[] = [];
+  const shipped: string[] = [];
+  for (const entry of codecEntries(await zooManifest(store))) {
+    const lm = await loadEntry(store, entry);
+    const own = modelRates(lm.model.config);
+    shipped.push(`${entry.name} (${own.join(',')})`);
+    if (own.length >= rates.length && rates.every((r, t) => r === own[t])) fits.push(lm);
+    else disposeModel(lm.model);
+  }
+  const best = fits.sort((a, b) => modelRates(a.model.config).length - modelRates(b.model.config).length)[0];
+  for (const lm of fits) if (lm !== best) disposeModel(lm.model);
+  if (!best) throw new UserError(`no shipped model codes groups at rates ${rates.join(',')}; shipped: ${shipped.join(', ')}`);
+  return best;
 }
 
 /** The shipped model whose weights have this sha256 (what an .rdpv header names); unknown weights are a UserError. */

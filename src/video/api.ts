@@ -18,6 +18,8 @@ export interface EncodeOptions {
   model?: ModelSpec;
   /** Dither seed (shared randomness: the decoder regenerates the dither from it). Default 0. */
   seed?: number;
+  /** Frames per group: the model's GOP length (default) or fewer, coding the first frames of its group. */
+  gop?: number;
   onProgress?: Progress;
 }
 
@@ -35,13 +37,13 @@ async function ready(): Promise<void> {
 }
 
 /**
- * Sequences [N, T, 64, 64] in [0, 1] (row-major; T the model's group of pictures) to the bytes
+ * Sequences [N, T, 64, 64] in [0, 1] (row-major; T the group of pictures, o.gop or the model's) to the bytes
  * of an .rdpv file, at exactly the model's rate budget.
  */
 export async function encode(frames: Float32Array, o: EncodeOptions = {}): Promise<Uint8Array> {
   await ready();
   const lm = typeof o.model === 'object' ? o.model : await loadModelArg(o.model);
-  return compress(lm, frames, o.seed ?? 0, o.onProgress);
+  return compress(lm, frames, o.seed ?? 0, o.onProgress, o.gop);
 }
 
 /** An .rdpv file's frames, [frameCount, size, size] in [0, 1], decoded with one of its model's decoders. */

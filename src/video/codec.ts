@@ -8,7 +8,7 @@ import { tf } from '../engine/index.ts';
 import { readRdpv, writeRdpv, type RdpvHeader } from '../codec/container.ts';
 import { fromPixels, packPayload, toPixels, unpackPayload, type FramePayload } from '../codec/payload.ts';
 import { decodeLatent, ditherTensor, encodeLatent } from '../codec/quantizer.ts';
-import { frameSpec } from '../codec/rates.ts';
+import { frameSpec, type RateName } from '../codec/rates.ts';
 import { UserError } from '../errors.ts';
 import type { DecoderName } from '../models/decoders.ts';
 import type { LoadedModel, Model } from '../models/model-file.ts';
@@ -35,13 +35,26 @@ function frameTensor(frames: Float32Array, s: number, n: number, T: number, t: n
 }
 
 /**
- * Sequences [N, T, size, size] in [0, 1], row-major, T the model's GOP length, to an .rdpv file
- * with dither seed `seed`. The payload is exactly the rate budget: ceil(sum of bits / 8) bytes.
- * Asynchronous: latents are read back with `await` (a GPU backend in Node reads no other way).
+ * The rates of groups of `gop` frames (default: the model's GOP length): a model codes any
+ * prefix of its group, since frame t's networks read frames 1..t only.
  */
-export async function compress(lm: LoadedModel, frames: Float32Array, seed: number, onProgress?: Progress): Promise<Uint8Array> {
+export function gopRates(codec: VideoCodec, gop = codec.rates.length): RateName[] {
+  if (!Number.isInteger(gop) || gop < 1 || gop > codec.rates.length) {
+    throw new UserError(`GOP ${gop}: this model codes groups of 1 to ${codec.rates.length} frames (rates ${codec.rates.join(',')})`);
+  }
+  return codec.rates.slice(0, gop);
+}
+
+/**
+ * Sequences [N, T, size, size] in [0, 1], row-major, to an .rdpv file with dither seed `seed`;
+ * T is `gop`, by default the model's GOP length. The payload is exactly the rate budget:
+ * ceil(sum of bits / 8) bytes. Asynchronous: latents are read back with `await` (a GPU backend
+ * in Node reads no other way).
+ */
+export async function compress(lm: LoadedModel, frames: Float32Array, seed: number, onProgress?: Progress, gop?: number): Promise<Uint8Array> {
   const codec = videoCodec(lm.model);
-  const { size, rates } = codec;
+  const size = codec.size;
+  const rates = gopRates(codec, gop);
   const T = rates.length;
   const count = frames.length / (T * size * size);
   if (!Number.isInteger(count) || count < 1) throw new UserError(`expected whole groups of ${T} frames of ${size}x${size}, got ${frames.length} values`);
@@ -103,9 +116,9 @@ export async function decompress(lm: LoadedModel, bytes: Uint8Array, decoder: De
     throw new UserError(`the file was encoded by model '${header.modelId}' (weights ${header.weightsSha256.slice(0, 12)}...), not by these weights (${lm.sha256.slice(0, 12)}...)`);
   }
   const codec = videoCodec(lm.model);
-  const T = codec.rates.length;
-  if (header.gop !== T || header.frameCount % T !== 0 || header.rates.some((r, j) => r !== codec.rates[j % T])) {
-    throw new UserError(`this model codes groups of ${T} at rates ${codec.rates.join(',')}; the file has GOP ${header.gop} and rates ${[...new Set(header.rates)].join(', ')}`);
+  const T = header.gop;
+  if (T > codec.rates.length || header.frameCount % T !== 0 || header.rates.some((r, j) => r !== codec.rates[j % T])) {
+    throw new UserError(`this model codes groups of up to ${codec.rates.length} at rates ${codec.rates.join(',')}; the file has GOP ${header.gop} and rates ${[...new Set(header.rates)].join(', ')}`);
   }
   const payloads = unpackPayload(header, payload);
   const size = header.width;

@@ -31,10 +31,12 @@ export function latentLayout(m: GopModel): { dims: number; levels: number }[][] 
   });
 }
 
-/** A file's dither for GOPs firstGop.. of a batch of B: frame t of GOP g is file frame g * T + t. */
-export function fileDithers(m: GopModel, key: DitherKey, B: number): Dithers {
-  const T = m.config.rates.length;
-  return latentLayout(m).map((latents, t) => {
+/**
+ * A file's dither for GOPs firstGop.. of a batch of B groups of T frames (default: the model's
+ * GOP length; fewer code a prefix of it): frame t of GOP g is file frame g * T + t.
+ */
+export function fileDithers(m: GopModel, key: DitherKey, B: number, T = m.config.rates.length): Dithers {
+  return latentLayout(m).slice(0, T).map((latents, t) => {
     let offset = 0;
     return latents.map(({ dims, levels }) => {
       const u = ditherTensor(key.seed, key.firstGop * T + t, [B, dims], levels, offset, T) as tf.Tensor2D;
@@ -151,7 +153,7 @@ export function gopCodec(m: GopModel): VideoCodec {
     rates: m.config.rates,
     decoders: (Object.keys(DECODERS) as DecoderName[]).filter((n) => hasDecoder(last, n)),
     encode(frames, key) {
-      const { messages, latents } = encodeGop(m, frames, fileDithers(m, key, frames[0]!.shape[0]));
+      const { messages, latents } = encodeGop(m, frames, fileDithers(m, key, frames[0]!.shape[0], frames.length));
       return { messages, latents };
     },
     decode: (name, messages) => decodeGop(m, name, messages),
