@@ -13,7 +13,7 @@ import { critic } from '../models/critic.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
 import { marginalCritic, type Model } from '../models/model-file.ts';
 import { videoCodec } from '../video/codec.ts';
-import { judgeW1, type JudgeConfig } from './judge.ts';
+import { judgeW1s, type JudgeConfig } from './judge.ts';
 
 export interface EvalOptions {
   /** Sequences scored: `samples` of `split` (default test) from index `first` (default 0). */
@@ -106,21 +106,25 @@ export async function evaluate(model: Model, source: FrameSource, o: EvalOptions
     }
     const scores = sums.map((m) => new Map([...m].map(([k, v]) => [k, v / o.samples])));
     if (o.judge) {
-      // Frames lo..t of a sequence batch as channels: one frame for a marginal judge, 1..t for a joint one.
+      // Every judge of this seed, trained side by side on one encoding and one decoding per decoder
+      // of each batch: a marginal judge per decoder and frame and, from frame 2 on, a joint one on
+      // frames 1..t (frames lo..t stacked as channels).
+      const judges = codec.decoders.flatMap((name) => codec.rates.flatMap((_, t) => (o.judgeFrames && !o.judgeFrames.includes(t + 1) ? [] :
+        ([['judge_w1', t], ...(t > 0 ? [['judge_joint_w1', 0]] : [])] as [string, number][]).map(([metric, lo]) => ({ name, t, lo, metric })))));
       const pick = (ys: tf.Tensor4D[], lo: number, t: number) => (lo === t ? ys[t]! : (tf.concat(ys.slice(lo, t + 1), 3) as tf.Tensor4D));
-      for (const name of codec.decoders) {
-        for (let t = 0; t < T; t++) {
-          if (o.judgeFrames && !o.judgeFrames.includes(t + 1)) continue;
-          for (const [metric, lo] of [['judge_w1', t], ...(t > 0 ? [['judge_joint_w1', 0]] : [])] as [string, number][]) {
-            scores[t]!.set(`${name}.${metric}`, await judgeW1({ ...o.judge, size: source.size, frames: t - lo + 1 }, {
-              real: (start, n) => pick(frames(start, n), lo, t),
-              fake: (x, start) => pick(codec.decode(name, codec.encode(frames(start, x.shape[0]), { seed, firstGop: first + start }).messages), lo, t),
-              trainFrom: JUDGE_TRAIN_FROM,
-              heldOut: o.samples,
-            }));
-          }
-        }
-      }
+      const decoders = [...new Set(judges.map((j) => j.name))];
+      const w1s = await judgeW1s(judges.map((j) => ({ ...o.judge!, size: source.size, frames: j.t - j.lo + 1 })), {
+        draw: (start, n) => {
+          const xs = frames(start, n);
+          const { messages } = codec.encode(xs, { seed, firstGop: first + start });
+          return { xs, ys: new Map(decoders.map((name) => [name, codec.decode(name, messages)])) };
+        },
+        real: ({ xs }, k) => pick(xs, judges[k]!.lo, judges[k]!.t),
+        fake: ({ ys }, k) => pick(ys.get(judges[k]!.name)!, judges[k]!.lo, judges[k]!.t),
+        trainFrom: JUDGE_TRAIN_FROM,
+        heldOut: o.samples,
+      });
+      judges.forEach((j, k) => scores[j.t]!.set(`${j.name}.${j.metric}`, w1s[k]!));
     }
     o.onSeed?.(seed);
     perSeed.push(scores);

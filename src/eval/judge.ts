@@ -36,37 +36,72 @@ export interface JudgeData {
   heldOut: number;
 }
 
+/**
+ * Data for judges trained side by side: draw(start, n) makes once what they share (the frames,
+ * one encoding, each decoder's output), and judge k reads its real and fake batches from it.
+ */
+export interface SharedJudgeData<S> {
+  draw: (start: number, n: number) => S;
+  real: (shared: S, k: number) => tf.Tensor4D;
+  fake: (shared: S, k: number) => tf.Tensor4D;
+  trainFrom: number;
+  heldOut: number;
+}
+
 const EPS_STREAM = 0x4a554447;
 
 /** The judge's W1 estimate (asynchronous: its scores are read back with `await data()`, as a GPU backend requires). */
 export async function judgeW1(c: JudgeConfig, d: JudgeData): Promise<number> {
-  const p = initCritic({ widths: c.widths, size: c.size, frames: c.frames ?? 1, spectralNorm: c.spectralNorm }, c.seed);
-  const opt = new Adam({ critic: p }, c.optimizer);
+  const [w1] = await judgeW1s([c], {
+    draw: (start, n) => ({ real: d.real(start, n), start }),
+    real: (s) => s.real,
+    fake: (s) => d.fake(s.real, s.start),
+    trainFrom: d.trainFrom, heldOut: d.heldOut,
+  });
+  return w1!;
+}
+
+/**
+ * Several judges trained in lockstep on the same sequences, each exactly as judgeW1 would train
+ * it alone (its own critic, optimizer and eps stream), while the shared work of a step (for a
+ * video model: generating, encoding and decoding the sequences) is done once for all of them.
+ */
+export async function judgeW1s<S>(configs: JudgeConfig[], d: SharedJudgeData<S>): Promise<number[]> {
+  const batch = configs[0]!.batch;
+  if (configs.some((c) => c.batch !== batch || c.steps !== configs[0]!.steps)) throw new Error('judgeW1s: judges in lockstep share batch and steps');
+  const judges = configs.map((c) => {
+    const p = initCritic({ widths: c.widths, size: c.size, frames: c.frames ?? 1, spectralNorm: c.spectralNorm }, c.seed);
+    return { c, p, opt: new Adam({ critic: p }, c.optimizer) };
+  });
   try {
-    for (let step = 0; step < c.steps; step++) {
+    for (let step = 0; step < configs[0]!.steps; step++) {
       tf.tidy(() => {
-        const start = d.trainFrom + step * c.batch;
-        const real = d.real(start, c.batch);
-        const fake = d.fake(real, start);
-        const rng = new Rng(c.seed, EPS_STREAM, step);
-        const eps = tf.tensor4d(Float32Array.from({ length: c.batch }, () => rng.uniform()), [c.batch, 1, 1, 1]);
-        updateSpectralNorms(p);
-        opt.apply(tf.variableGrads(() => criticLoss(p, real, fake, eps).loss, opt.variables()).grads);
+        const shared = d.draw(d.trainFrom + step * batch, batch);
+        judges.forEach(({ c, p, opt }, k) => {
+          const rng = new Rng(c.seed, EPS_STREAM, step);
+          const eps = tf.tensor4d(Float32Array.from({ length: batch }, () => rng.uniform()), [batch, 1, 1, 1]);
+          const [real, fake] = [d.real(shared, k), d.fake(shared, k)];
+          updateSpectralNorms(p);
+          opt.apply(tf.variableGrads(() => criticLoss(p, real, fake, eps).loss, opt.variables()).grads);
+        });
       });
     }
-    let sum = 0;
-    for (let start = 0; start < d.heldOut; start += c.batch) {
-      const n = Math.min(c.batch, d.heldOut - start);
-      const w = tf.tidy(() => {
-        const real = d.real(start, n);
-        return tf.sub(tf.mean(critic(p, real)), tf.mean(critic(p, d.fake(real, start))));
+    const sums = judges.map(() => 0);
+    for (let start = 0; start < d.heldOut; start += batch) {
+      const n = Math.min(batch, d.heldOut - start);
+      const ws = tf.tidy(() => {
+        const shared = d.draw(start, n);
+        return judges.map(({ p }, k) => tf.sub(tf.mean(critic(p, d.real(shared, k))), tf.mean(critic(p, d.fake(shared, k)))));
       });
-      sum += (await w.data())[0]! * n;
-      w.dispose();
+      const values = await Promise.all(ws.map((w) => w.data()));
+      values.forEach((v, k) => (sums[k]! += v[0]! * n));
+      tf.dispose(ws);
     }
-    return sum / d.heldOut;
+    return sums.map((s) => s / d.heldOut);
   } finally {
-    disposeParams(p);
-    disposeParams(opt.state);
+    for (const { p, opt } of judges) {
+      disposeParams(p);
+      disposeParams(opt.state);
+    }
   }
 }
