@@ -53,6 +53,8 @@ function gopModelFile(path: string): string {
   return path;
 }
 const gopModel = gopModelFile(at('gop-inf-2.safetensors'));
+/** The shipped I-frame model: these tests count bits and frames of groups of one picture. */
+const IFRAME = 'iframe-cpu-12';
 
 async function ok(argv: string[]) {
   const r = await runCli(argv);
@@ -70,7 +72,7 @@ async function failsWithOneLine(argv: string[], message: RegExp) {
 test('a uint8 .npy encodes to exactly ceil(bits/8) payload bytes and decodes with no --model, through the header, to a labelled PNG grid', async () => {
   const input = npy(at('square.npy'), [5, 64, 64], movingSquare(5));
   const file = at('square.rdpv');
-  const enc = await ok(['encode', input, '-o', file, '--seed', '3']);
+  const enc = await ok(['encode', input, '-o', file, '--seed', '3', '--model', IFRAME]);
   assert.deepEqual(enc.err, [], 'frames already in the model format: no warning');
   assert.equal(payloadOf(file), Math.ceil((5 * 12) / 8), '5 I-frames at 12 bits: 60 bits in 8 bytes');
   assert.equal(readRdpv(readFileSync(file)).header.ditherSeed, 3);
@@ -93,7 +95,7 @@ test('a folder of colour PNGs is read in name order (numbers as numbers), centre
   const luma = (v: number) => (0.299 * v + 0.587 * v) / 255;
   [200, 40, 120].forEach((v, i) => assert.ok(Math.abs(frames.data[i * 64 * 64 + 100]! - luma(v)) < 1e-5, `frame ${i + 1}`));
   const file = at('pngs.rdpv');
-  const enc = await ok(['encode', dir, '-o', file]);
+  const enc = await ok(['encode', dir, '-o', file, '--model', IFRAME]);
   assert.equal(enc.err.length, 1, enc.err.join(' | '));
   assert.match(enc.err[0]!, /^rdpv encode: warning: folder of 3 PNGs 80x60: converted colour to grayscale \(BT\.601 luma\), centre-cropped 80x60 to 60x60, resized 60x60 to 64x64 \(bilinear\)$/);
   assert.equal(payloadOf(file), Math.ceil((3 * 12) / 8));
@@ -120,7 +122,7 @@ test('a GIF (as gifenc writes it, full 256-level palette) reads back pixel for p
     assert.deepEqual(got, Array.from(images[t]!.pixels), `frame ${t + 1}`);
   }
   const file = at('noise.rdpv');
-  await ok(['encode', gif, '-o', file]);
+  await ok(['encode', gif, '-o', file, '--model', IFRAME]);
   assert.equal(payloadOf(file), Math.ceil((4 * 12) / 8));
   await ok(['decode', file, '--decoder', 'fmd', '-o', at('noise-out.gif'), '--scale', '1']);
   const back = await readFrames(at('noise-out.gif'), 8);
@@ -131,7 +133,7 @@ test('a GIF (as gifenc writes it, full 256-level palette) reads back pixel for p
 test('decode --decoder all --source writes the source and every decoder side by side and prints each decoder\'s MSE against the source', async () => {
   const input = npy(at('all.npy'), [3, 64, 64, 1], Float32Array.from(movingSquare(3), (v) => v / 255));
   const file = at('all.rdpv');
-  await ok(['encode', input, '-o', file]);
+  await ok(['encode', input, '-o', file, '--model', IFRAME]);
   const r = await ok(['decode', file, '--decoder', 'all', '--source', input, '-o', at('all.gif'), '--scale', '1']);
   const text = r.out.join('\n');
   for (const title of ['MMSE', '0-PLF-FMD']) assert.match(text, new RegExp(`${title}\\s+decoder: 3 frames, per-pixel MSE 0\\.\\d{6} against the source`));
@@ -209,7 +211,7 @@ test('fewer frames than one GOP is an error', async () => {
 
 test('bad inputs and outputs each give exit 2 and one line, and write nothing', async () => {
   const good = at('good.rdpv');
-  await ok(['encode', npy(at('good.npy'), [2, 64, 64], movingSquare(2)), '-o', good]);
+  await ok(['encode', npy(at('good.npy'), [2, 64, 64], movingSquare(2)), '-o', good, '--model', IFRAME]);
   const bytes = readFileSync(good);
   const corrupt = at('corrupt.rdpv');
   writeFileSync(corrupt, bytes.map((b, i) => (i === bytes.length - 6 ? b ^ 0xff : b)));
@@ -260,7 +262,7 @@ test('an MP4 made by ffmpeg (lavfi testsrc, 96x72 colour) encodes and decodes to
   const made = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=96x72:rate=10:duration=0.6', '-pix_fmt', 'yuv420p', mp4]);
   assert.equal(made.status, 0, made.stderr.toString());
   const file = at('testsrc.rdpv');
-  const enc = await ok(['encode', mp4, '-o', file]);
+  const enc = await ok(['encode', mp4, '-o', file, '--model', IFRAME]);
   assert.equal(enc.err.length, 1);
   assert.match(enc.err[0]!, /converted yuv420p video to grayscale \(luma\), centre-cropped 96x72 to 72x72, resized 72x72 to 64x64 \(area averaging\)$/);
   assert.equal(readRdpv(readFileSync(file)).header.frameCount, 6);
@@ -299,7 +301,7 @@ test('an interlaced GIF is de-interlaced', async () => {
 
 test('long inputs report progress, a line per 64 groups when stderr is not a terminal', { skip: process.stderr.isTTY ? 'stderr is a terminal' : false }, async () => {
   const T = 130;
-  const r = await ok(['encode', npy(at('long.npy'), [T, 8, 8], new Uint8Array(T * 64).fill(9)), '-o', at('long.rdpv')]);
+  const r = await ok(['encode', npy(at('long.npy'), [T, 8, 8], new Uint8Array(T * 64).fill(9)), '-o', at('long.rdpv'), '--model', IFRAME]);
   assert.deepEqual(r.err.filter((l) => /^reading /.test(l)), [`reading ${at('long.npy')}: 64 frames (64 groups of 1)`, `reading ${at('long.npy')}: 128 frames (128 groups of 1)`]);
   assert.ok(r.err.some((l) => /^rdpv encode: warning: .*resized 8x8 to 64x64 \(bilinear\)$/.test(l)));
   assert.deepEqual(r.err.filter((l) => /^encoding /.test(l)), [`encoding ${at('long.npy')}: 64/130 groups of 1 frames`, `encoding ${at('long.npy')}: 128/130 groups of 1 frames`, `encoding ${at('long.npy')}: 130/130 groups of 1 frames`]);

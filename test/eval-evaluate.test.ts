@@ -9,7 +9,8 @@ import { decompress } from '../src/video/codec.ts';
 import { movingMnistSource } from '../src/data/source.ts';
 import { compressAiJson, evaluate, flatMetrics } from '../src/eval/evaluate.ts';
 import { folderStore } from '../src/models/weights-io.ts';
-import { loadZooModel } from '../src/models/zoo.ts';
+import { codecEntries, loadZooModel, zooManifest } from '../src/models/zoo.ts';
+import { disposeModel } from '../src/models/model-file.ts';
 import { runCli } from './run-cli.ts';
 import { assertClose } from './support/close.ts';
 import { goldenJson } from './support/golden.ts';
@@ -20,17 +21,20 @@ import { videoCodec } from '../src/video/codec.ts';
 
 await initEngine({ backend: 'wasm' });
 
-test('the shipped model scores the stored evaluation on 64 test sequences under dither seeds 1 and 2', async () => {
-  const lm = await loadZooModel(folderStore());
-  const json = compressAiJson(await evaluate(lm.model, movingMnistSource({ seed: 1 }), { samples: 64, ditherSeeds: [1, 2], batch: 32 }), lm.id, lm.sha256);
-  const want = goldenJson('eval-iframe-cpu-12.json', json);
-  assert.equal(json.description, want.description);
-  assert.deepEqual(Object.keys(json.results), Object.keys(want.results));
-  for (const [k, v] of Object.entries(want.results)) {
-    if (typeof v[0] === 'number') assertClose(json.results[k]! as number[], v as number[], 1e-6, k, true);
-    else assert.deepEqual(json.results[k], v, k);
-  }
-});
+for (const { name } of codecEntries(await zooManifest(folderStore()))) {
+  test(`the shipped model ${name} scores its stored evaluation on 64 test sequences under dither seeds 1 and 2`, async () => {
+    const lm = await loadZooModel(folderStore(), name);
+    const json = compressAiJson(await evaluate(lm.model, movingMnistSource({ seed: 1 }), { samples: 64, ditherSeeds: [1, 2], batch: 32 }), lm.id, lm.sha256);
+    disposeModel(lm.model);
+    const want = goldenJson(`eval-${name}.json`, json);
+    assert.equal(json.description, want.description);
+    assert.deepEqual(Object.keys(json.results), Object.keys(want.results));
+    for (const [k, v] of Object.entries(want.results)) {
+      if (typeof v[0] === 'number') assertClose(json.results[k]! as number[], v as number[], 1e-6, k, true);
+      else assert.deepEqual(json.results[k], v, k);
+    }
+  });
+}
 
 test('each seed is another file dither: min <= mean <= max, one value per seed, batch size does not change the score', async () => {
   const { model } = await tinyIFrameModel(2);
@@ -74,7 +78,7 @@ test('a GOP model gets a marginal judge on every frame and, from frame 2 on, a j
 });
 
 test('rdpv eval --json prints a CompressAI-style results file; a missing model file is one line and exit 2', async () => {
-  const { code, out } = await runCli(['eval', '--samples', '8', '--dither-seeds', '2', '--json', '--threads', '1']);
+  const { code, out } = await runCli(['eval', '--model', 'iframe-cpu-12', '--samples', '8', '--dither-seeds', '2', '--json', '--threads', '1']);
   assert.equal(code, 0);
   const json = JSON.parse(out.join('\n')) as { name: string; results: Record<string, unknown[]> };
   assert.equal(json.name, 'iframe-cpu-12');
@@ -91,11 +95,11 @@ test('rdpv eval --input scores a compressed file against its source per decoder,
   const npy = join(dir, 'clip.npy');
   const header = `{'descr': '<f4', 'fortran_order': False, 'shape': (5, 64, 64), }`.padEnd(117) + '\n';
   writeFileSync(npy, Buffer.concat([Buffer.from([0x93]), Buffer.from('NUMPY'), Buffer.from([1, 0, header.length, 0]), Buffer.from(header, 'latin1'), Buffer.from(clip.buffer)]));
-  assert.equal((await runCli(['encode', npy, '-o', join(dir, 'clip.rdpv')])).code, 0);
+  assert.equal((await runCli(['encode', npy, '-o', join(dir, 'clip.rdpv'), '--model', 'iframe-cpu-12'])).code, 0);
   const { code, out } = await runCli(['eval', '--input', join(dir, 'clip.rdpv'), '--source', npy, '--json', '--threads', '1']);
   assert.equal(code, 0);
   const json = JSON.parse(out.join('\n')) as { results: Record<string, number[]> };
-  const lm = await loadZooModel(folderStore());
+  const lm = await loadZooModel(folderStore(), 'iframe-cpu-12');
   for (const name of ['mmse', 'fmd'] as const) {
     const { frames } = await decompress(lm, readFileSync(join(dir, 'clip.rdpv')), name);
     assertClose(json.results[`${name}_mse`]!, [frames.reduce((s, v, i) => s + (v - clip[i]!) ** 2, 0) / frames.length], 1e-9, name, true);

@@ -56,7 +56,7 @@ test('npm pack builds the package; installed offline into a scratch project it i
     writeFileSync(join(scratch, 'use.mjs'), `
       import { initEngine, loadZooModel, folderStore, compress, decompress, readRdpv, movingMnistBatch, analyseJoint, presets } from '${pkg.name}';
       await initEngine();
-      const lm = await loadZooModel(folderStore());
+      const lm = await loadZooModel(folderStore(), 'iframe-cpu-12');
       const frames = movingMnistBatch({ split: 'test', seed: 1, frames: 1 }, 0, 2).data;
       const bytes = await compress(lm, frames, 1);
       const back = (await decompress(lm, bytes, 'mmse')).frames;
