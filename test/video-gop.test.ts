@@ -116,3 +116,10 @@ test('a GOP-3 model codes groups of 2: the file carries the first two frames\' b
   }
   await assert.rejects(() => compress(models['tiny-pframe-12-12-perception']!, sequences(1, 3).data, 4, undefined, 3), (e: Error) => e instanceof UserError && /GOP 3: this model codes groups of 1 to 2 frames/.test(e.message));
 });
+
+test('a GOP stage ends with judges on the frame it trained only, and the MSE of every frame', () => {
+  const { metrics } = JSON.parse(readFileSync(join(root, 'tiny-pframe-12-12-12-perception', 'result.json'), 'utf8')) as { metrics: Record<string, number> };
+  const keys = Object.keys(metrics);
+  assert.deepEqual(keys.filter((k) => k.includes('judge')).sort(), ['fmd', 'jd', 'mmse'].flatMap((d) => [`${d}_judge_joint_w1_f3`, `${d}_judge_w1_f3`]));
+  for (const f of [1, 2, 3]) assert.ok(keys.includes(`jd_mse_f${f}`), `jd_mse_f${f}`);
+});

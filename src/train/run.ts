@@ -207,9 +207,11 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
     await trainer.close?.();
   }
 
+  // A GOP stage's judges score the frame it trained; the frames before it were judged by their own runs.
   const metrics = flatMetrics(await evaluate(trainer.model(), source, {
     samples: c.evalSamples, ditherSeeds: [c.seed], batch: c.batch,
     ...(c.judgeSteps > 0 ? { judge: { ...c.critic, steps: c.judgeSteps, batch: c.batch, seed: c.seed + JUDGE_SEED, optimizer: c.criticOptimizer } } : {}),
+    ...(c.frame !== undefined ? { judgeFrames: [c.frame] } : {}),
   }));
   // The data section's sha256 in the metadata: a later --from or shipping checks it on read.
   await fetchParams(trainer.checkpointGroups());
