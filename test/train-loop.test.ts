@@ -122,3 +122,22 @@ test('SIGTERM writes a checkpoint at the step reached and exits 143', async () =
   assert.equal(Number(tensors(join(out, CHECKPOINT)).metadata.step), steps.at(-1));
   assert.ok(steps.at(-1)! < presets['tiny-mse']!.steps);
 });
+
+test('--lambda-joint gives the 0-PLF-JD decoder its own weight, recorded in the model file; it is refused where there is no JD over frames', () => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, 'train', ...args], { encoding: 'utf8' });
+  const root = tmp();
+  assert.equal(cli('--preset', 'tiny-pframe-inf-2-mse', '--out', join(root, 'tiny-pframe-inf-2-mse'), '--threads', '1').status, 0);
+  const r = cli('--preset', 'tiny-pframe-inf-2-perception', '--out', join(root, 'tiny-pframe-inf-2-perception'), '--lambda-joint', '0.5', '--threads', '1');
+  assert.equal(r.status, 0, r.stderr);
+  const path = join(root, 'tiny-pframe-inf-2-perception', MODEL);
+  const config = JSON.parse(decodeTensorFile(new Uint8Array(readFileSync(path)), path).metadata.config!) as TrainConfig;
+  assert.deepEqual([config.lambda, config.lambdaJoint], [presets['tiny-pframe-inf-2-perception']!.lambda, 0.5]);
+  for (const [args, message] of [
+    [['--preset', 'tiny-perception', '--lambda-joint', '1'], /^rdpv train: --lambda-joint applies to GOP presets only .*'tiny-perception' codes single frames$/],
+    [['--preset', 'tiny-pframe-inf-2-mse', '--lambda-joint', '1'], /^rdpv train: --lambda-joint applies to perception presets only: 'tiny-pframe-inf-2-mse' is an MSE preset$/],
+  ] as const) {
+    const bad = cli(...args);
+    assert.equal(bad.status, 2, args.join(' '));
+    assert.match(bad.stderr.trim(), message);
+  }
+});

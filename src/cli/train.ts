@@ -22,6 +22,7 @@ const FLAGS = {
   preset: { type: 'string', value: 'NAME[,NAME...]', help: 'the presets to train (rdpv train --list); a preset that starts from another one in the list runs after it' },
   steps: { type: 'int', min: 1, max: MAX_STEPS, help: "training steps (default: the preset's)" },
   lambda: { type: 'number', min: 0, help: "perception presets: the weight of the critic's W1 in the loss (default: the preset's)" },
+  'lambda-joint': { type: 'number', min: 0, value: 'X', help: "GOP perception presets: the 0-PLF-JD decoder's own weight of its joint critic's W1 (default: --lambda)" },
   out: { type: 'string', value: 'DIR', help: 'the run folder: checkpoint, log.jsonl, model.safetensors, result.json (default runs/NAME; with several presets DIR/NAME)' },
   resume: { type: 'boolean', help: "continue from the run folder's checkpoint (bit-exact); without one, start from step 0" },
   from: { type: 'string', value: 'FILE', help: 'presets that start from a trained model: the model file to start from (default: the one its preset trained beside this run, or the shipped one)' },
@@ -34,7 +35,7 @@ const FLAGS = {
   all: { type: 'boolean', help: 'with --list: also the test presets (tiny-*)' },
 } as const satisfies Record<string, Flag>;
 
-const USAGE = `usage: rdpv train --preset NAME[,NAME...] [--steps N] [--lambda X] [--out DIR] [--resume] [--from FILE] [--jobs N] [--threads N] [--replicas S] [--backend wasm|cpu|webgpu]
+const USAGE = `usage: rdpv train --preset NAME[,NAME...] [--steps N] [--lambda X] [--lambda-joint X] [--out DIR] [--resume] [--from FILE] [--jobs N] [--threads N] [--replicas S] [--backend wasm|cpu|webgpu]
        rdpv train --list [--all]
 Trains a preset: the I-frame codec (MSE stage, then a perception stage starting from it) and the
 P-frame cells of the paper's Table 1. Writes a JSON-lines log, a checkpoint every few hundred steps
@@ -151,10 +152,13 @@ export default {
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) throw new UserError(`preset '${dup}' is given twice`);
     const { backend, steps, lambda, jobs, replicas } = values;
-    if (lambda !== undefined) {
-      const mse = names.find((n) => presets[n]!.stage !== 'perception');
-      if (mse) throw new UserError(`--lambda applies to perception presets only: '${mse}' is an MSE preset`);
+    const lambdaJoint = values['lambda-joint'];
+    for (const [flag, value] of [['--lambda', lambda], ['--lambda-joint', lambdaJoint]] as const) {
+      const mse = value === undefined ? undefined : names.find((n) => presets[n]!.stage !== 'perception');
+      if (mse) throw new UserError(`${flag} applies to perception presets only: '${mse}' is an MSE preset`);
     }
+    const iframe = lambdaJoint === undefined ? undefined : names.find((n) => presets[n]!.model.kind !== 'gop');
+    if (iframe) throw new UserError(`--lambda-joint applies to GOP presets only (a 0-PLF-JD decoder over frames): '${iframe}' codes single frames`);
     if (values.from !== undefined) {
       if (names.length > 1) throw new UserError('--from applies to one preset at a time');
       if (presets[names[0]!]!.from === undefined) throw new UserError(`--from applies to presets that start from a trained model: '${names[0]}' starts from scratch`);
@@ -169,12 +173,13 @@ export default {
         '--out', outFor(name), '--backend', backend, '--progress-every', String(values['progress-every']),
         '--threads', String(Math.max(1, Math.floor(values.threads / Math.min(jobs, names.length)))),
         ...(steps !== undefined ? ['--steps', String(steps)] : []), ...(lambda !== undefined ? [`--lambda=${lambda}`] : []),
+        ...(lambdaJoint !== undefined ? [`--lambda-joint=${lambdaJoint}`] : []),
         ...(replicas !== undefined ? ['--replicas', String(replicas)] : []),
         ...(values.resume ? ['--resume'] : []),
       ]);
     }
     const name = names[0]!;
-    const config = withReplicas({ ...presets[name]!, ...(steps !== undefined ? { steps } : {}), ...(lambda !== undefined ? { lambda } : {}) }, replicas);
+    const config = withReplicas({ ...presets[name]!, ...(steps !== undefined ? { steps } : {}), ...(lambda !== undefined ? { lambda } : {}), ...(lambdaJoint !== undefined ? { lambdaJoint } : {}) }, replicas);
     checkReplicas(config, backend as BackendName);
     ensureFolder(outFor(name), 'run folder');
     await initEngine({ backend: backend as BackendName, threads: values.threads });
