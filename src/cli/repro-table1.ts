@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { BackendName } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
 import { K8S_COUNT_VAR, parseShard, shardJobs, shardName } from '../repro/grid.ts';
-import { table1Cells, table1Grid } from '../repro/table1.ts';
+import { selectCells, table1Grid } from '../repro/table1.ts';
 import { mergeTable1, runTable1 } from '../repro/table1-run.ts';
 import { parseFlags } from './args.ts';
 import type { Command } from './command.ts';
@@ -11,7 +11,7 @@ import type { Command } from './command.ts';
 export const DEFAULT_RUNS = join(homedir(), '.cache', 'rdp-video', 'runs');
 
 const USAGE = `usage: rdpv repro table1 [--train | --pretrained] [--jobs N] [--shard i/n|slurm|k8s] [--runs DIR] [--results DIR]
-                         [--samples N] [--dither-seeds K] [--judge-steps N] [--ot-bound N] [--tiny] [--backend wasm|cpu] [--replicas S] [--poll S] [--only JOB] [--list]
+                         [--samples N] [--dither-seeds K] [--judge-steps N] [--ot-bound N] [--tiny] [--backend wasm|cpu] [--replicas S] [--poll S] [--cells R1-R2,...] [--only JOB] [--list]
        rdpv repro merge DIR|FILE... [--results DIR]
 table1: trains (--train, the default) or loads from the zoo (--pretrained) the models behind the paper's
 Table 1 (a: R1 = inf, R2 in 1, 2, 3.17; b: R1 = 12, R2 in 4, 8, 12, inf), scores each cell's P-frame on
@@ -28,7 +28,8 @@ slices of the cells (whole cells with the training they first need); 'slurm' rea
 SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, 'k8s' JOB_COMPLETION_INDEX/${K8S_COUNT_VAR}. A job whose
 dependency belongs to another shard waits for its model file in the shared --runs folder (polling every
 --poll seconds, default 10). A shard writes table1.shard-i-of-n.json/.md; 'merge' joins them. --tiny:
-the tiny presets (cells inf-2, 12-12, 12-inf), for tests. --only JOB runs one job here. --list prints
+the tiny presets (cells inf-2, 12-12, 12-inf), for tests. --cells 12-12,inf-2 trains and evaluates those
+cells only (a partial table; with --pretrained only their models must be shipped). --only JOB runs one job here. --list prints
 the jobs and exits. See docs/repro.md.`;
 
 /** `rdpv repro table1` and `rdpv repro merge` (the target name is args[0]). */
@@ -42,7 +43,7 @@ export const table1: Command = {
       samples: { type: 'int', min: 1, max: 1 << 20, default: 1024 }, 'dither-seeds': { type: 'int', min: 1, max: 100, default: 5 },
       'judge-steps': { type: 'int', min: 0, default: 0 }, 'ot-bound': { type: 'int', min: 0, max: 1 << 16, default: 0 }, tiny: { type: 'boolean' }, backend: { type: 'choice', choices: ['wasm', 'cpu'], default: 'wasm' },
       replicas: { type: 'int', min: 1, max: 64, default: 1 },
-      poll: { type: 'number', min: 0.01, max: 3600, default: 10 }, only: { type: 'string' }, list: { type: 'boolean' },
+      poll: { type: 'number', min: 0.01, max: 3600, default: 10 }, only: { type: 'string' }, list: { type: 'boolean' }, cells: { type: 'string' },
     }, true);
     const [what, ...rest] = positionals;
     if (what === 'merge') {
@@ -58,8 +59,9 @@ export const table1: Command = {
     if (values.pretrained && values.replicas > 1) throw new UserError('--replicas applies to --train (--pretrained trains nothing)');
     const shard = values.shard === undefined ? undefined : parseShard(values.shard);
     const mode = values.pretrained ? 'pretrained' : 'train';
+    const cells = values.cells?.split(',');
     if (values.list) {
-      const grid = table1Grid(table1Cells(values.tiny), mode === 'pretrained');
+      const grid = table1Grid(selectCells(values.tiny, cells), mode === 'pretrained');
       const mine = new Set(shardJobs(grid, shard).map((j) => j.id));
       for (const j of grid.jobs) if (mine.has(j.id)) console.log(`${j.id.padEnd(34)} ${j.kind.padEnd(5)} cell ${j.cell.padEnd(22)} after ${j.deps.join(', ') || '-'}`);
       if (shard && mine.size === 0) console.log(`(shard ${shardName(shard)} has no jobs: the grid has ${grid.cells.length} cells)`);
@@ -67,7 +69,7 @@ export const table1: Command = {
     }
     return runTable1({
       mode, tiny: values.tiny, jobs: values.jobs, shard, runs: values.runs, results: values.results, backend: values.backend as BackendName,
-      replicas: values.replicas, pollMs: values.poll * 1000, only: values.only,
+      replicas: values.replicas, pollMs: values.poll * 1000, only: values.only, ...(cells ? { cells } : {}),
       settings: { samples: values.samples, ditherSeeds: values['dither-seeds'], judgeSteps: values['judge-steps'], batch: 64, otBound: values['ot-bound'] },
     });
   },

@@ -17,7 +17,7 @@ import { EVAL_DATA_SEED, evaluateCell, matches, type CellEval, type CellEvalSett
 import { runRdpvChild, signalChildren } from './children.ts';
 import { fileSha, jsonBytes, readJson, RESULT, runsJobStore, trainingFinished, writeResults } from './runs.ts';
 import { runGrid, shardJobs, shardName, shardOfJob, type Grid, type Job, type JobStore, type Shard } from './grid.ts';
-import { presetChain, table1Cells, table1Grid, table1Markdown, table1Row, zooNameOf, type Table1, type Table1Cell } from './table1.ts';
+import { presetChain, selectCells, table1Cells, table1Grid, table1Markdown, table1Row, zooNameOf, type Table1, type Table1Cell } from './table1.ts';
 
 
 export interface Table1Options {
@@ -35,6 +35,8 @@ export interface Table1Options {
   pollMs: number;
   /** Run only this job (its dependencies must be finished): what a child process does. No log, no table. */
   only?: string;
+  /** The cells (`R1-R2`) to train and evaluate (default: all): a partial table. */
+  cells?: string[];
   /** The shipped models (default: models/ of the package). */
   zoo?: WeightStore;
   say?: (line: string) => void;
@@ -49,7 +51,7 @@ interface Plan {
 }
 
 function plan(o: Table1Options, zooEntries: ZooEntry[]): Plan {
-  const cells = table1Cells(o.tiny);
+  const cells = selectCells(o.tiny, o.cells);
   const grid = table1Grid(cells, o.mode === 'pretrained');
   const cellOf = new Map(cells.map((c) => [c.name, c]));
   const zoo = new Map(zooEntries.map((e) => [e.name, e]));
@@ -94,7 +96,7 @@ async function runHere(o: Table1Options, p: Plan, job: Job, say: (l: string) => 
 function childArgs(o: Table1Options, id: string): string[] {
   return ['repro', 'table1', '--only', id, `--${o.mode}`, ...(o.tiny ? ['--tiny'] : []), '--runs', o.runs, '--results', o.results,
     '--samples', String(o.settings.samples), '--dither-seeds', String(o.settings.ditherSeeds), '--judge-steps', String(o.settings.judgeSteps),
-    '--ot-bound', String(o.settings.otBound ?? 0),
+    '--ot-bound', String(o.settings.otBound ?? 0), ...(o.cells ? ['--cells', o.cells.join(',')] : []),
     '--backend', o.backend, '--replicas', String(o.replicas ?? 1)];
 }
 
@@ -148,7 +150,7 @@ export function writeTable1(results: string, t: Table1, cells: Table1Cell[], sha
 async function checkZoo(o: Table1Options): Promise<ZooEntry[]> {
   const store = o.zoo ?? folderStore();
   const entries = await zooManifest(store);
-  const missing = table1Cells(o.tiny).map(zooNameOf).filter((n) => !entries.some((e) => e.name === n));
+  const missing = selectCells(o.tiny, o.cells).map(zooNameOf).filter((n) => !entries.some((e) => e.name === n));
   if (missing.length) {
     throw new UserError(`--pretrained: ${store.where(MANIFEST)} has no entry for ${missing.join(', ')} (shipped: ${entries.map((e) => e.name).join(', ') || 'none'}); train them with --train`);
   }

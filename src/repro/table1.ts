@@ -4,6 +4,7 @@
  * paper's own numbers, and the table assembled from the cells' evaluations (JSON and Markdown).
  */
 import type { RateName } from '../codec/rates.ts';
+import { UserError } from '../errors.ts';
 import type { DecoderName } from '../models/decoders.ts';
 import { presets } from '../train/presets.ts';
 import type { CellEval, CellOtBound } from './cell-eval.ts';
@@ -39,6 +40,19 @@ export function table1Cells(tiny: boolean): Table1Cell[] {
     const preset = `${name}-perception`;
     return presets[preset] ? [{ part, R1: tableRate(rates[0]), R2: tableRate(rates[1]), name, preset }] : [];
   });
+}
+
+/**
+ * The cells named in `names` (`R1-R2`, e.g. `12-12` or `inf-2`), in table order; all of them
+ * without `names`. An unknown name is a UserError listing the cells.
+ */
+export function selectCells(tiny: boolean, names?: string[]): Table1Cell[] {
+  const cells = table1Cells(tiny);
+  if (names === undefined) return cells;
+  const rates = (c: Table1Cell) => `${c.R1}-${c.R2}`;
+  const unknown = names.filter((n) => !cells.some((c) => rates(c) === n));
+  if (unknown.length) throw new UserError(`--cells: no cell ${unknown.join(', ')} in Table 1${tiny ? ' (tiny)' : ''}; cells: ${cells.map(rates).join(', ')}`);
+  return cells.filter((c) => names.includes(rates(c)));
 }
 
 /** The presets a preset's training starts from, the deepest first, ending with the preset itself (`zoo:` models are shipped, not jobs). */
