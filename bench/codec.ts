@@ -5,7 +5,7 @@
 // - a GOP-3 model at 12 bits per frame with untrained weights of the cpu preset's shape
 //   (`pframe-12-12-12`: I-frame widths 16-32-64-128, P-frame widths 16-32-32-64, 5x5 kernels,
 //   mmse, fmd and jd decoders), written and read back as a model file;
-// - the shipped I-frame model (`iframe-cpu-12`, the zoo's default).
+// - the shipped I-frame model (`iframe-cpu-12`).
 // Batch 1 is one group of pictures per call (a file of one GOP); batch 64 is one file of 64
 // groups, which `compress`/`decompress` run as one batch. `decode_fps_b1_network` times the
 // decoding loop alone (VideoCodec.decode on ready messages, outputs read back), the part the
@@ -86,7 +86,7 @@ const built: GopModel = {
 };
 const gopLm = await readModelFile(encodeModelFile(built, 'bench-gop-12-12-12-untrained'), 'bench-gop-12-12-12-untrained');
 disposeModel(built);
-const iframeLm = await loadZooModel(folderStore());
+const iframeLm = await loadZooModel(folderStore(), 'iframe-cpu-12');
 
 /** Trainable parameters of the encoders and decoders (critics left out), as the peer counts its own. */
 const paramCount = (lm: LoadedModel) => Object.entries(modelGroups(lm.model)).filter(([g]) => !g.includes('critic')).flatMap(([, t]) => trainableVariables(t)).reduce((n, v) => n + v.size, 0);
