@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initEngine, tf } from '../src/engine/index.ts';
+import type { GopModelConfig } from '../src/models/gop.ts';
 import type { BatchNormParams } from '../src/models/layers.ts';
 import { GopTrainer } from '../src/train/gop-trainer.ts';
 import { presets, sourceFor, type TrainConfig } from '../src/train/presets.ts';
@@ -49,4 +50,19 @@ test('a finished MSE stage resumes into a recipe that adds a hardening step at o
   assert.deepEqual([extended.exitCode, extended.step], [0, 8]);
   await assert.rejects(run(await done(), { ...base, steps: 8, harden: { at: 5, gain: 2 } }, true), /written by a different configuration/);
   await assert.rejects(run(await done(), { ...base, steps: 8, harden: { at: 6, gain: 2 }, lrDropAt: 7 }, true), /written by a different configuration/);
+});
+
+test('centred latents: the P-frame latents\' BatchNorm shift stays 0 through training while its scale learns; by default the shift learns', () => {
+  const base = presets['tiny-pframe-inf-2-mse']!;
+  const shifts = (centredLatents: boolean) => {
+    const config: TrainConfig = { ...base, model: { ...(base.model as GopModelConfig), ...(centredLatents ? { centredLatents } : {}) } };
+    const t = new GopTrainer(config, sourceFor(config));
+    const bns = [t.m.pframes[0]!.enc!.motion.latent.bn, t.m.pframes[0]!.enc!.content!.latent.bn];
+    const gamma = bns.map((bn) => [...bn.gamma.dataSync()]);
+    for (const s of [0, 1, 2]) tf.dispose(Object.values(t.step(s)));
+    assert.ok(bns.every((bn, i) => [...bn.gamma.dataSync()].some((g, j) => g !== gamma[i]![j])), 'the scale learns');
+    return bns.flatMap((bn) => [...bn.beta.dataSync()]);
+  };
+  assert.ok(shifts(false).some((b) => b !== 0));
+  assert.deepEqual(shifts(true), [0, 0]);
 });

@@ -25,6 +25,12 @@ export interface GopModelConfig {
   pframeWidths: number[];
   /** The critics' shape, for positions trained with perception. */
   critic?: CriticSpec;
+  /**
+   * The P-frame latents' BatchNorm without a learned shift: each latent's pre-tanh batch mean
+   * stays 0. With one, the single motion bit of pframe-inf-2 settled on one side for 91% of the
+   * sequences (0.42 bits of its 1; docs/results/pframe.md).
+   */
+  centredLatents?: boolean;
 }
 
 /**
@@ -87,7 +93,7 @@ export const hasDecoder = (p: PFramePosition, name: DecoderName): boolean => p.d
  * decoder table); at rate inf only the jd decoder has networks.
  */
 export function initPosition(c: GopModelConfig, frame: number, seed: number, decoders: DecoderName[]): PFramePosition {
-  const net = pframeConfigFor(c.pframeWidths, c.rates[frame - 1]!, c.size);
+  const net = { ...pframeConfigFor(c.pframeWidths, c.rates[frame - 1]!, c.size), ...(c.centredLatents ? { centredLatents: true } : {}) };
   const s = positionSeed(seed, frame);
   const p: PFramePosition = { net, ...(net.motion ? { enc: initPFrameEncoder(net, s) } : {}), decoders: {}, critics: {} };
   for (const name of decoders) if (net.motion || name === 'jd') p.decoders[name] = initPFrameDecoder(decoderConfig(net, name, frame), s);

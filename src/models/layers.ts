@@ -77,8 +77,9 @@ export interface BatchNormParams extends ParamTree {
   variance: tf.Variable;
 }
 
-export function initBatchNorm(channels: number, gamma = 1): BatchNormParams {
-  return { gamma: constVar([channels], gamma), beta: constVar([channels], 0), mean: constVar([channels], 0, false), variance: constVar([channels], 1, false) };
+/** `shift` false: beta stays 0 (not trainable), so the output's batch mean stays 0. */
+export function initBatchNorm(channels: number, gamma = 1, shift = true): BatchNormParams {
+  return { gamma: constVar([channels], gamma), beta: constVar([channels], 0, shift), mean: constVar([channels], 0, false), variance: constVar([channels], 1, false) };
 }
 
 /** Multiplies a BatchNorm's scale and shift by `gain`: its output (a pre-tanh latent) grows by it. */

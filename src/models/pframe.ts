@@ -34,6 +34,8 @@ export interface PFrameConfig {
   content: LatentSpec | null;
   /** Channels of the context encoder's feature map at every resolution below full. */
   contextWidth: number;
+  /** The latents' BatchNorm shift is held at 0 (GopModelConfig.centredLatents). */
+  centredLatents?: boolean;
 }
 
 /** A decoder's config: `extraFrames` more frames (its own past outputs, for JD) read with the prediction. */
@@ -107,10 +109,10 @@ function block(seed: number, key: number, k: number, cin: number, cout: number, 
   return { w, bn: initBatchNorm(cout) };
 }
 
-function denseBlock(seed: number, key: number, nin: number, nout: number, gain = 1): Block {
+function denseBlock(seed: number, key: number, nin: number, nout: number, gain = 1, shift = true): Block {
   const { w, b } = initDense(seed, key, nin, nout);
   b.dispose();
-  return { w, bn: initBatchNorm(nout, gain) };
+  return { w, bn: initBatchNorm(nout, gain, shift) };
 }
 
 function initLatentEncoder(c: PFrameConfig, seed: number, key: number, cin: number, dims: number): LatentEncoderParams {
@@ -118,7 +120,7 @@ function initLatentEncoder(c: PFrameConfig, seed: number, key: number, cin: numb
   c.widths.forEach((w, i) => {
     blocks[`b${i}`] = block(seed, key + i, c.kernel, i === 0 ? cin : c.widths[i - 1]!, w);
   });
-  return { blocks, latent: denseBlock(seed, key + 50, flatSize(c), dims, LATENT_GAIN) };
+  return { blocks, latent: denseBlock(seed, key + 50, flatSize(c), dims, LATENT_GAIN, !c.centredLatents) };
 }
 
 /** Layer keys: motion encoder 300-350, flow decoder 360-390, content encoder 400-450. */

@@ -5,6 +5,7 @@
 import type { MotionMode } from '../data/moving-mnist.ts';
 import { movingMnistSource, type FrameSource } from '../data/source.ts';
 import type { RateName } from '../codec/rates.ts';
+import type { GopModelConfig } from '../models/gop.ts';
 import type { CriticSpec, IFrameModelConfig } from '../models/iframe.ts';
 import type { ModelConfig } from '../models/model-file.ts';
 import type { AdamConfig } from '../optim/adam.ts';
@@ -146,6 +147,13 @@ function pframeCell(name: string, rates: RateName[], iframe: { config: IFrameMod
 for (const rates of [['inf', '1'], ['inf', '2'], ['inf', '3.17'], ['12', '4'], ['12', '8'], ['12', '12'], ['12', 'inf'], ['12', '4', '4'], ['12', '8', '8'], ['12', '12', '12'], ['12', 'inf', 'inf']] as RateName[][]) {
   pframeCell(`pframe-${rates.join('-')}`, rates, rates[0] === 'inf' ? undefined : { config: SHIPPED_IFRAME, from: 'zoo:iframe-cpu-12' }, PFRAME_CPU_WIDTHS,
     { widths: [16, 32, 64, 128], spectralNorm: true }, { batch: 32, steps: 17000, lrDropAt: 12000, harden: { at: 16000, gain: 2 }, checkpointEvery: 250 }, { steps: 4500, lambda: 0.1, judgeSteps: 500 });
+}
+// An experiment on the inf-2 cell, whose one motion bit collapsed (91% of sequences on one side):
+// the same cell with centred latents (GopModelConfig.centredLatents), to be compared on held-out
+// sequences before any cell adopts it.
+for (const stage of ['mse', 'perception'] as const) {
+  const cell = presets_[`pframe-inf-2-${stage}`]!;
+  presets_[`pframe-inf-2-centred-${stage}`] = { ...cell, model: { ...(cell.model as GopModelConfig), centredLatents: true }, ...(stage === 'perception' ? { from: 'pframe-inf-2-centred-mse' } : {}) };
 }
 // Tiny cells for tests: R1 = inf, and R1 = 12 on the tiny I-frame preset trained beside them.
 const tinyIFrame = presets_['tiny-perception']!;
