@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initEngine } from '../src/engine/index.ts';
@@ -140,4 +140,21 @@ test('--lambda-joint gives the 0-PLF-JD decoder its own weight, recorded in the 
     assert.equal(bad.status, 2, args.join(' '));
     assert.match(bad.stderr.trim(), message);
   }
+});
+
+test('the final evaluation\'s settings may change on --resume (--judge-steps 0 scores without judges); a training setting may not', () => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, 'train', ...args], { encoding: 'utf8' });
+  const root = tmp();
+  const run = join(root, 'tiny-perception');
+  assert.equal(cli('--preset', 'tiny-mse,tiny-perception', '--out', root, '--threads', '1').status, 0);
+  const metrics = () => Object.keys((JSON.parse(readFileSync(join(run, 'result.json'), 'utf8')) as { metrics: object }).metrics);
+  assert.ok(metrics().some((k) => k.includes('judge')), 'the preset judges');
+  for (const f of [MODEL, 'result.json']) rmSync(join(run, f));
+  const r = cli('--preset', 'tiny-perception', '--out', run, '--resume', '--judge-steps', '0', '--threads', '1');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout + r.stderr, /resuming tiny-perception at step 8\/8/);
+  assert.ok(metrics().length > 0 && !metrics().some((k) => k.includes('judge')), 'no judge at --judge-steps 0');
+  const other = cli('--preset', 'tiny-perception', '--out', run, '--resume', '--lambda', '0.5', '--threads', '1');
+  assert.equal(other.status, 2);
+  assert.match(other.stderr, /was written by a different configuration than preset 'tiny-perception'/);
 });

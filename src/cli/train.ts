@@ -22,6 +22,7 @@ const FLAGS = {
   preset: { type: 'string', value: 'NAME[,NAME...]', help: 'the presets to train (rdpv train --list); a preset that starts from another one in the list runs after it' },
   steps: { type: 'int', min: 1, max: MAX_STEPS, help: "training steps (default: the preset's)" },
   lambda: { type: 'number', min: 0, help: "perception presets: the weight of the critic's W1 in the loss (default: the preset's)" },
+  'judge-steps': { type: 'int', min: 0, max: 1_000_000, value: 'N', help: "steps of each fresh judge critic at the end (default: the preset's; 0: none); the final evaluation's settings may change on --resume" },
   'lambda-joint': { type: 'number', min: 0, value: 'X', help: "GOP perception presets: the 0-PLF-JD decoder's own weight of its joint critic's W1 (default: --lambda)" },
   out: { type: 'string', value: 'DIR', help: 'the run folder: checkpoint, log.jsonl, model.safetensors, result.json (default runs/NAME; with several presets DIR/NAME)' },
   resume: { type: 'boolean', help: "continue from the run folder's checkpoint (bit-exact); without one, start from step 0" },
@@ -35,7 +36,7 @@ const FLAGS = {
   all: { type: 'boolean', help: 'with --list: also the test presets (tiny-*)' },
 } as const satisfies Record<string, Flag>;
 
-const USAGE = `usage: rdpv train --preset NAME[,NAME...] [--steps N] [--lambda X] [--lambda-joint X] [--out DIR] [--resume] [--from FILE] [--jobs N] [--threads N] [--replicas S] [--backend wasm|cpu|webgpu]
+const USAGE = `usage: rdpv train --preset NAME[,NAME...] [--steps N] [--lambda X] [--lambda-joint X] [--judge-steps N] [--out DIR] [--resume] [--from FILE] [--jobs N] [--threads N] [--replicas S] [--backend wasm|cpu|webgpu]
        rdpv train --list [--all]
 Trains a preset: the I-frame codec (MSE stage, then a perception stage starting from it) and the
 P-frame cells of the paper's Table 1. Writes a JSON-lines log, a checkpoint every few hundred steps
@@ -174,12 +175,13 @@ export default {
         '--threads', String(Math.max(1, Math.floor(values.threads / Math.min(jobs, names.length)))),
         ...(steps !== undefined ? ['--steps', String(steps)] : []), ...(lambda !== undefined ? [`--lambda=${lambda}`] : []),
         ...(lambdaJoint !== undefined ? [`--lambda-joint=${lambdaJoint}`] : []),
+        ...(values['judge-steps'] !== undefined ? ['--judge-steps', String(values['judge-steps'])] : []),
         ...(replicas !== undefined ? ['--replicas', String(replicas)] : []),
         ...(values.resume ? ['--resume'] : []),
       ]);
     }
     const name = names[0]!;
-    const config = withReplicas({ ...presets[name]!, ...(steps !== undefined ? { steps } : {}), ...(lambda !== undefined ? { lambda } : {}), ...(lambdaJoint !== undefined ? { lambdaJoint } : {}) }, replicas);
+    const config = withReplicas({ ...presets[name]!, ...(steps !== undefined ? { steps } : {}), ...(lambda !== undefined ? { lambda } : {}), ...(lambdaJoint !== undefined ? { lambdaJoint } : {}), ...(values['judge-steps'] !== undefined ? { judgeSteps: values['judge-steps'] } : {}) }, replicas);
     checkReplicas(config, backend as BackendName);
     ensureFolder(outFor(name), 'run folder');
     await initEngine({ backend: backend as BackendName, threads: values.threads });

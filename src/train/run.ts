@@ -46,8 +46,10 @@ export const CHECKPOINT = 'checkpoint.safetensors';
 export const MODEL = 'model.safetensors';
 export const LOG = 'log.jsonl';
 
-/** Everything but the step budget must match for a checkpoint to be resumed. */
+/** The configuration a checkpoint records. */
 const resumeKey = (c: TrainConfig) => JSON.stringify({ ...c, steps: undefined });
+/** What must match for a checkpoint to be resumed: all but the step budget and the final evaluation's settings. */
+const trainingKey = (key: string) => JSON.stringify({ ...JSON.parse(key), steps: undefined, evalSamples: undefined, judgeSteps: undefined });
 
 /**
  * An MSE stage that gained a hardening step still ahead of its checkpoint continues it: the
@@ -55,7 +57,7 @@ const resumeKey = (c: TrainConfig) => JSON.stringify({ ...c, steps: undefined })
  * hardened steps).
  */
 const hardenedLater = (key: string, c: TrainConfig, step: number) =>
-  c.stage === 'mse' && c.harden !== undefined && c.harden.at >= step && key === resumeKey({ ...c, harden: undefined });
+  c.stage === 'mse' && c.harden !== undefined && c.harden.at >= step && trainingKey(key) === trainingKey(resumeKey({ ...c, harden: undefined }));
 
 function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
@@ -134,7 +136,7 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
   if (o.resume && existsSync(ckptPath)) {
     const meta = decodeParamsInto(readFileOrFail(ckptPath, 'checkpoint'), trainer.checkpointGroups(), ckptPath);
     step = Number(meta.step);
-    if (meta.config !== resumeKey(c) && !hardenedLater(meta.config!, c, step)) throw new UserError(`${ckptPath} was written by a different configuration than preset '${o.preset}'`);
+    if (trainingKey(meta.config!) !== trainingKey(resumeKey(c)) && !hardenedLater(meta.config!, c, step)) throw new UserError(`${ckptPath} was written by a different configuration than preset '${o.preset}'`);
     trainSeconds = Number(meta.train_seconds);
     truncateLog(logPath, step);
     say(`resuming ${o.preset} at step ${step}/${c.steps}`);
