@@ -10,7 +10,7 @@ import { movingMnistSource } from '../src/data/source.ts';
 import { compressAiJson, evaluate, flatMetrics } from '../src/eval/evaluate.ts';
 import { folderStore } from '../src/models/weights-io.ts';
 import { codecEntries, loadZooModel, zooManifest } from '../src/models/zoo.ts';
-import { disposeModel } from '../src/models/model-file.ts';
+import { disposeModel, encodeModelFile } from '../src/models/model-file.ts';
 import { runCli } from './run-cli.ts';
 import { assertClose } from './support/close.ts';
 import { goldenJson } from './support/golden.ts';
@@ -87,6 +87,26 @@ test('rdpv eval --json prints a CompressAI-style results file; a missing model f
   const bad = await runCli(['eval', '--model', '/nonexistent/model.safetensors', '--threads', '1']);
   assert.equal(bad.code, 2);
   assert.equal(bad.err.length, 1);
+});
+
+test('rdpv eval --judge-frame T judges that frame only; without --judge-steps, or past the group, it is one line and exit 2', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rdpv-eval-judge-frame-'));
+  const { model } = await tinyGopModel(5);
+  const file = join(dir, 'gop.safetensors');
+  writeFileSync(file, encodeModelFile(model, 'tiny-gop'));
+  const { code, out } = await runCli(['eval', '--model', file, '--samples', '4', '--dither-seeds', '1', '--judge-steps', '1', '--judge-frame', '2', '--json', '--threads', '1']);
+  assert.equal(code, 0);
+  const { results } = JSON.parse(out.join('\n')) as { results: Record<string, (number | null)[]> };
+  const judged = Object.entries(results).filter(([k]) => k.includes('judge') && !/_(min|max)$/.test(k));
+  assert.deepEqual(judged.map(([k]) => k).sort(), ['fmd', 'jd', 'mmse'].flatMap((d) => [`${d}_judge_joint_w1`, `${d}_judge_w1`]).sort());
+  // Every array has one entry per frame: a number for frame 2, null for the others.
+  for (const [k, v] of judged) assert.deepEqual(v.map((x) => typeof x), ['object', 'number', 'object'], k);
+  assert.deepEqual(results.mmse_critic_w1!.map((x) => x === null), [false, true, true], 'the I-frame critic scores frame 1 only');
+  for (const [args, message] of [[['--judge-frame', '2'], /--judge-frame 2: needs --judge-steps N/], [['--judge-steps', '1', '--judge-frame', '4'], /--judge-frame 4: the model's groups have 3 frames/]] as const) {
+    const bad = await runCli(['eval', '--model', file, '--samples', '4', ...args, '--threads', '1']);
+    assert.deepEqual([bad.code, bad.err.length], [2, 1]);
+    assert.match(bad.err[0]!, message);
+  }
 });
 
 test('rdpv eval --input scores a compressed file against its source per decoder, as decoding it gives', async () => {

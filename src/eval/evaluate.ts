@@ -161,14 +161,13 @@ export function flatMetrics(r: EvalResult): Record<string, number> {
  * The CompressAI results-file shape: name, description, and one array per metric (here over
  * the frames of the GOP), with min and max over dither seeds beside each mean.
  */
-export function compressAiJson(r: EvalResult, name: string, sha256: string): { name: string; description: string; results: Record<string, (number | string)[]> } {
-  const results: Record<string, (number | string)[]> = { frame: r.frames.map((f) => f.frame), rate_bits: r.frames.map((f) => f.rate) };
-  for (const f of r.frames) {
-    for (const [name, scores] of Object.entries(f.decoders)) {
-      for (const [metric, s] of Object.entries(scores)) {
-        for (const [k, v] of [['', (s as Stat).mean], ['_min', (s as Stat).min], ['_max', (s as Stat).max]] as const) (results[`${name}_${metric}${k}`] ??= []).push(v);
-      }
-    }
+export function compressAiJson(r: EvalResult, name: string, sha256: string): { name: string; description: string; results: Record<string, (number | string | null)[]> } {
+  const results: Record<string, (number | string | null)[]> = { frame: r.frames.map((f) => f.frame), rate_bits: r.frames.map((f) => f.rate) };
+  // One entry per frame in every array: null where a frame has no such score (a critic or a judge on some frames only).
+  const pairs = new Map<string, [DecoderName, keyof DecoderScores]>();
+  for (const f of r.frames) for (const [d, scores] of Object.entries(f.decoders)) for (const m of Object.keys(scores)) pairs.set(`${d}_${m}`, [d as DecoderName, m as keyof DecoderScores]);
+  for (const [key, [d, m]] of pairs) {
+    for (const k of ['mean', 'min', 'max'] as const) results[`${key}${k === 'mean' ? '' : `_${k}`}`] = r.frames.map((f) => f.decoders[d]?.[m]?.[k] ?? null);
   }
   const decoders = Object.keys(r.frames[0]!.decoders).map((n) => DECODERS[n as DecoderName].title).join(', ');
   return {
