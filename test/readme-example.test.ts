@@ -19,6 +19,6 @@ test("the README's library example runs as written and prints each decoder's dis
   const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
-  assert.equal(lines.length, 2, r.stdout);
-  for (const [i, name] of ['mmse', 'fmd'].entries()) assert.match(lines[i]!, new RegExp(`^${name}: \\d+ bytes, per-pixel MSE 0\\.0\\d{4}$`));
+  assert.equal(lines.length, 3, r.stdout);
+  for (const [i, name] of ['mmse', 'fmd', 'jd'].entries()) assert.match(lines[i]!, new RegExp(`^${name}: \\d+ bytes, per-pixel MSE 0\\.0\\d{4}$`));
 });

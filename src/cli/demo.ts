@@ -21,8 +21,8 @@ const FLAGS = {
 } as const satisfies Record<string, Flag>;
 
 const HELP = `usage: rdpv demo [--count N] [--seed S] [--out DIR] [--model NAME|FILE]
-Compresses N MovingMNIST test clips, one group of pictures of the model each (GOP 3: an I-frame
-and two P-frames), into DIR/demo.rdpv, reads the file back and decodes it with every decoder of
+Compresses N MovingMNIST test clips, one group of pictures of the model each (the default model,
+pframe-12-12: a 12-bit I-frame and a 12-bit P-frame), into DIR/demo.rdpv, reads the file back and decodes it with every decoder of
 the model: MMSE, 0-PLF-FMD (each frame looks real) and 0-PLF-JD (the clip so far looks real).
 Prints the rate, each decoder's per-pixel MSE per frame, how many digits the shipped digit
 classifier reads right, and the clips where a wrong first frame stays wrong. Writes
