@@ -71,7 +71,8 @@ export default {
     try {
       const codec = videoCodec(lm.model);
       if (rates && rates.some((r, t) => r !== codec.rates[t])) throw new UserError(`--rates ${values.rates}: model ${lm.id} codes groups at rates ${codec.rates.join(',')}`);
-      const T = gopRates(codec, rates?.length ?? values.gop).length;
+      const groupRates = gopRates(codec, rates?.length ?? values.gop);
+      const T = groupRates.length;
       const bar = progress();
       const every = 64 * T;
       const frames = await readFrames(input, codec.size, { onFrame: (n) => n % every === 0 && bar.say(`reading ${input}: ${n} frames (${n / T} groups of ${T})`) });
@@ -89,7 +90,7 @@ export default {
       const layout = payloadLayout(readRdpv(bytes).header);
       const raw = layout.rawFrames > 0 ? ` + ${layout.rawFrames} raw frame${layout.rawFrames === 1 ? '' : 's'} in ${layout.rawBytes} bytes` : '';
       console.log(
-        `${out}: ${groups * T} frames (${groups} group${groups === 1 ? '' : 's'} of ${T} at rates ${codec.rates.slice(0, T).join(',')}) of ${codec.size}x${codec.size}, ` +
+        `${out}: ${groups * T} frames (${groups} group${groups === 1 ? '' : 's'} of ${T} at rates ${groupRates.join(',')}) of ${codec.size}x${codec.size}, ` +
           `model ${lm.id} (sha256 ${lm.sha256.slice(0, 12)}...), payload ${layout.totalBytes} bytes (${+layout.symbolBits.toFixed(3)} bits in ${layout.symbolBytes} bytes${raw}), file ${bytes.length} bytes`,
       );
       return 0;
