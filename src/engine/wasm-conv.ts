@@ -24,7 +24,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { flippedTaps, HeapScope, move, strides, type TapRange } from './wasm-layout.ts';
+import { flippedTaps, heapIndex, HeapScope, move, strides, type TapRange } from './wasm-layout.ts';
 
 type Pair = [number, number];
 type ExplicitPadding = [Pair, Pair, Pair, Pair];
@@ -147,8 +147,8 @@ function interleave(
     const q = index % sw;
     const src = backend.typedArrayFromHeap(phase) as Float32Array;
     const n = [batch, Math.min(phaseH, Math.ceil((height - p) / sh)), Math.min(phaseW, Math.ceil((width - q) / sw)), channels];
-    const to = (dst.byteOffset >> 2) + (p * width + q) * channels;
-    move(heap, src.byteOffset >> 2, to, n, strides(phase.shape), [height * width * channels, sh * width * channels, sw * channels]);
+    const to = heapIndex(dst) + (p * width + q) * channels;
+    move(heap, heapIndex(src), to, n, strides(phase.shape), [height * width * channels, sh * width * channels, sw * channels]);
   });
   return out;
 }

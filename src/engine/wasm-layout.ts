@@ -13,6 +13,13 @@ type Shape4 = [number, number, number, number];
 export const strides = ([, b, c, d]: number[]): Shape4 => [b * c * d, c * d, d, 1];
 
 /**
+ * A heap view's offset in floats. Not `byteOffset >> 2`: past 2 GiB of wasm memory that is
+ * negative, and a negative copyWithin target counts back from the heap's end, so it wrote
+ * over other tensors (a batch-64 GOP encode grew the heap that far).
+ */
+export const heapIndex = (view: Float32Array): number => view.byteOffset / 4;
+
+/**
  * out = x[:size0, :size1, :size2, :size3] transposed by `perm` (4-D float32), i.e. the
  * crop happens in the same pass. Loops run with the output's last axis innermost and the
  * output axis that holds x's last axis next to it, so each step moves a small 2-D tile
@@ -32,7 +39,7 @@ export function permute(backend: BackendWasm, x: TensorInfo, perm: number[], siz
   const k = perm.indexOf(3);
   const [A, B, C] = k === 3 ? [0, 1, 2] : [...[0, 1, 2].filter((a) => a !== k), k];
   const at = (v: number[]) => [v[A], v[B], v[C], v[3]];
-  move(heap, src.byteOffset >> 2, dst.byteOffset >> 2, at(n), at(inStride), at(outStride));
+  move(heap, heapIndex(src), heapIndex(dst), at(n), at(inStride), at(outStride));
   return out;
 }
 
@@ -45,7 +52,7 @@ export function transpose2D(backend: BackendWasm, x: TensorInfo, rows: number, c
   const src = backend.typedArrayFromHeap(x) as Float32Array;
   const dst = backend.typedArrayFromHeap(out) as Float32Array;
   const heap = new Float32Array(src.buffer);
-  const [s0, d0] = [src.byteOffset >> 2, dst.byteOffset >> 2];
+  const [s0, d0] = [heapIndex(src), heapIndex(dst)];
   const T = 64;
   const full = Math.floor(rows / T) * T;
   move(heap, s0, d0, [1, full / T, cols, T], [0, T * cols, 1, cols], [0, T, rows]);
@@ -90,11 +97,11 @@ export function flippedTaps(backend: BackendWasm, filter: TensorInfo, rows: TapR
   const src = backend.typedArrayFromHeap(filter) as Float32Array;
   const dst = backend.typedArrayFromHeap(out) as Float32Array;
   const heap = new Float32Array(src.buffer);
-  let to = dst.byteOffset >> 2;
+  let to = heapIndex(dst);
   for (let t = 0; t < rows.taps; t++) {
     const i = fh - 1 - (rows.start + t * rows.step);
     for (let u = 0; u < cols.taps; u++, to += a * b) {
-      const from = (src.byteOffset >> 2) + (i * fw + fw - 1 - (cols.start + u * cols.step)) * a * b;
+      const from = heapIndex(src) + (i * fw + fw - 1 - (cols.start + u * cols.step)) * a * b;
       if (swap) move(heap, from, to, [1, 1, b, a], [0, 0, 1, b], [0, 0, a]);
       else heap.copyWithin(to, from, from + a * b);
     }
