@@ -13,7 +13,9 @@ import { readModelFile, type LoadedModel } from '../src/models/model-file.ts';
 import { presets } from '../src/train/presets.ts';
 import { MODEL, runTraining } from '../src/train/run.ts';
 import { compress, decompress } from '../src/video/codec.ts';
-import { decodeGop, encodeGop, fileDithers } from '../src/video/gop.ts';
+import { decodeGop, encodeGop, fileDithers, frameOf as gopFrameOf } from '../src/video/gop.ts';
+import { evalCtx } from '../src/models/layers.ts';
+import { scaleSpaceWarp } from '../src/models/warp.ts';
 import { UserError } from '../src/errors.ts';
 import { assertClose } from './support/close.ts';
 
@@ -35,6 +37,7 @@ models['tiny-pframe-inf-2-mse'] = await train('tiny-pframe-inf-2-mse');
 models['tiny-pframe-inf-2-perception'] = await train('tiny-pframe-inf-2-perception');
 models['tiny-pframe-12-inf-perception'] = await train('tiny-pframe-12-inf-perception');
 models['tiny-pframe-12-inf-inf-perception'] = await train('tiny-pframe-12-inf-inf-perception');
+models['tiny-pframe-12-12-warped-perception'] = await train('tiny-pframe-12-12-warped-perception');
 
 /** Sequences [N, T, 64, 64] of the test split. */
 const sequences = (n: number, T: number) => movingMnistBatch({ split: 'test', seed: 9, frames: T }, 0, n);
@@ -52,7 +55,7 @@ test('the perception stage keeps the encoder side and MMSE decoder of every fram
   assert.deepEqual(p(after, 0).decoders.jd!.decoder.out.w.dataSync(), p(before, 0).decoders.jd!.decoder.out.w.dataSync(), 'frame 2 is frozen while frame 3 trains');
 });
 
-for (const name of ['tiny-pframe-inf-2-perception', 'tiny-pframe-12-12-perception', 'tiny-pframe-12-12-12-perception', 'tiny-pframe-12-inf-inf-perception']) {
+for (const name of ['tiny-pframe-inf-2-perception', 'tiny-pframe-12-12-perception', 'tiny-pframe-12-12-12-perception', 'tiny-pframe-12-inf-inf-perception', 'tiny-pframe-12-12-warped-perception']) {
   test(`${name}: a file carries exactly the rate budget and every decoder decodes it to the model's own outputs`, async () => {
     const lm = models[name]!;
     const m = lm.model as GopModel;
@@ -77,6 +80,27 @@ for (const name of ['tiny-pframe-inf-2-perception', 'tiny-pframe-12-12-perceptio
     }
   });
 }
+
+test('with warpedPast the 0-PLF-JD decoder reads its own earlier outputs moved by the frame\'s flow; MMSE and FMD are unchanged', () => {
+  assert.equal((models['tiny-pframe-12-12-warped-perception']!.model as GopModel).config.warpedPast, true, 'the model file keeps the setting');
+  const m = models['tiny-pframe-12-12-12-perception']!.model as GopModel;
+  const warped: GopModel = { ...m, config: { ...m.config, warpedPast: true } };
+  const seqs = sequences(2, 3);
+  tf.tidy(() => {
+    const xs = [0, 1, 2].map((t) => tf.tensor4d(frameOf(seqs, t), [2, 64, 64, 1]));
+    const enc = encodeGop(m, xs, fileDithers(m, { seed: 3, firstGop: 0 }, 2));
+    for (const name of ['mmse', 'fmd'] as const) {
+      decodeGop(warped, name, enc.messages).forEach((y, t) => assert.deepEqual(y.dataSync(), decodeGop(m, name, enc.messages)[t]!.dataSync(), `${name} frame ${t + 1}`));
+    }
+    const jd = decodeGop(warped, 'jd', enc.messages);
+    for (const t of [1, 2]) {
+      const past = scaleSpaceWarp(tf.concat(jd.slice(0, t), 3) as tf.Tensor4D, enc.fields[t]!);
+      const want = gopFrameOf(m.pframes[t - 1]!, 'jd', t, enc.messages[t]!.latents[1], enc.preds[t]!, past, evalCtx());
+      assert.deepEqual(jd[t]!.dataSync(), want.dataSync(), `jd frame ${t + 1}`);
+      assert.notDeepEqual(jd[t]!.dataSync(), decodeGop(m, 'jd', enc.messages)[t]!.dataSync(), `jd frame ${t + 1} reads its past as it was without warpedPast`);
+    }
+  });
+});
 
 test('a GOP file made by one model is refused by another', async () => {
   const file = await compress(models['tiny-pframe-12-12-perception']!, sequences(1, 2).data, 1);

@@ -31,6 +31,13 @@ export interface GopModelConfig {
    * sequences (0.42 bits of its 1; docs/results/pframe.md).
    */
   centredLatents?: boolean;
+  /**
+   * The 0-PLF-JD decoder reads its own earlier outputs warped by this frame's decoded flow (as
+   * the prediction is warped from the MMSE reference), rather than where they were: to stay
+   * consistent with its own past (keep frame 1's digit) it then need not learn the motion
+   * itself. Frames at rate inf have no flow; there it reads them as they are.
+   */
+  warpedPast?: boolean;
 }
 
 /**

@@ -35,7 +35,7 @@ const MODEL_KINDS: { [K in ModelConfig['kind']]: ModelKind<Extract<Model, { conf
 
 /** One line about a model's network: kind, widths, rates. */
 export function describeModel(c: ModelConfig): string {
-  return c.kind === 'iframe' ? `iframe widths ${c.widths.join('-')} rate ${c.rate}` : `gop rates ${c.rates.join(',')} pframe widths ${c.pframeWidths.join('-')}${c.centredLatents ? ' centred latents' : ''}`;
+  return c.kind === 'iframe' ? `iframe widths ${c.widths.join('-')} rate ${c.rate}` : `gop rates ${c.rates.join(',')} pframe widths ${c.pframeWidths.join('-')}${c.centredLatents ? ' centred latents' : ''}${c.warpedPast ? ' jd past warped' : ''}`;
 }
 
 /** The rate of each frame of the model's group of pictures. */

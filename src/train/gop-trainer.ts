@@ -25,7 +25,7 @@ import { decodeFlow, encodeContent, encodeMotion } from '../models/pframe.ts';
 import { scaleSpaceWarp } from '../models/warp.ts';
 import { Adam } from '../optim/adam.ts';
 import { Rng } from '../rng.ts';
-import { decodeGop, encodeGop, frameOf, latentLayout, type Dithers } from '../video/gop.ts';
+import { decodeGop, encodeGop, frameOf, jdPast, latentLayout, type Dithers } from '../video/gop.ts';
 import type { TrainConfig } from './presets.ts';
 import { drawRows, stepRows, WHOLE, type Replica } from './replica.ts';
 import type { LossTensors, Trainer } from './trainer.ts';
@@ -192,9 +192,12 @@ export class GopTrainer implements Trainer {
     // The prediction every decoder refines; at rate inf the frame itself.
     const pred = enc.preds[k] ?? enc.recon[k]!;
     const content = enc.messages[k]!.latents[1];
-    const past = tf.concat(decodeGop(this.m, 'jd', enc.messages.slice(0, k)), 3) as tf.Tensor4D;
+    // The jd decoder's earlier frames: as the joint critic reads them, and as the decoder does.
+    const pastFrames = decodeGop(this.m, 'jd', enc.messages.slice(0, k));
+    const past = tf.concat(pastFrames, 3) as tf.Tensor4D;
+    const pastInput = jdPast(this.m, pastFrames, enc.fields[k]);
     const realJoint = tf.concat(xs, 3) as tf.Tensor4D;
-    const decodeAll = (ctx: Ctx) => this.trained.map((name) => frameOf(p, name, k, content, pred, DECODERS[name].ownPast ? past : null, ctx));
+    const decodeAll = (ctx: Ctx) => this.trained.map((name) => frameOf(p, name, k, content, pred, DECODERS[name].ownPast ? pastInput : null, ctx));
     // What each decoder's critic reads: the frame (marginal), or all frames so far (joint).
     const criticInput = (name: 'fmd' | 'jd', y: tf.Tensor4D) => (DECODERS[name].critic === 'joint' ? (tf.concat([past, y], 3) as tf.Tensor4D) : y);
     const criticOf = (name: 'fmd' | 'jd') => p.critics[DECODERS[name].critic!]!;

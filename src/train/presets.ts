@@ -162,6 +162,13 @@ for (const rates of [['inf', '2'], ['12', '12'], ['12', '12', '12'], ['12', 'inf
     TINY_WIDTHS, tinyIFrame.critic, { batch: 4, steps: 6 }, { steps: 4, lambda: 0.05, judgeSteps: 2 });
 }
 for (const k of Object.keys(presets_).filter((k) => k.startsWith('tiny-pframe'))) Object.assign(presets_[k]!, { checkpointEvery: 3, logEvery: 1, evalSamples: 8 });
+// An experiment on the 12-12 cell's 0-PLF-JD decoder, which kept a wrong first digit no more often
+// than MMSE did (docs/results/pframe.md): its own past warped by the frame's flow
+// (GopModelConfig.warpedPast), stage 2 only, from the same stage-1 model.
+for (const cell of ['pframe-12-12', 'tiny-pframe-12-12']) {
+  const base = presets_[`${cell}-perception`]!;
+  presets_[`${cell}-warped-perception`] = { ...base, model: { ...(base.model as GopModelConfig), warpedPast: true } };
+}
 
 export const presets: Readonly<Record<string, TrainConfig>> = presets_;
 

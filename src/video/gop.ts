@@ -46,9 +46,19 @@ export function fileDithers(m: GopModel, key: DitherKey, B: number, T = m.config
   });
 }
 
-/** Flow and prediction of P-frame position p from its motion message and the reference. */
-function predict(p: PFramePosition, motion: Received, ref: tf.Tensor4D, ctx: Ctx): tf.Tensor4D {
-  return scaleSpaceWarp(ref, decodeFlow(p.enc!, p.net, motion.zq, motion.u, ctx));
+/** Flow field and prediction of P-frame position p from its motion message and the reference. */
+function predict(p: PFramePosition, motion: Received, ref: tf.Tensor4D, ctx: Ctx): { field: tf.Tensor4D; pred: tf.Tensor4D } {
+  const field = decodeFlow(p.enc!, p.net, motion.zq, motion.u, ctx);
+  return { field, pred: scaleSpaceWarp(ref, field) };
+}
+
+/**
+ * What a 0-PLF-JD decoder reads of its own earlier outputs: stacked as channels, warped by the
+ * current frame's flow field when the model says so (GopModelConfig.warpedPast) and there is one.
+ */
+export function jdPast(m: GopModel, outs: tf.Tensor4D[], field: tf.Tensor4D | undefined): tf.Tensor4D {
+  const past = tf.concat(outs, 3) as tf.Tensor4D;
+  return m.config.warpedPast && field ? scaleSpaceWarp(past, field) : past;
 }
 
 /** Decoder `name` of position p (0-based frame t) on the content message (none at rate 1), the prediction and its extra frames. */
@@ -61,12 +71,14 @@ export interface EncoderLoop extends Encoded {
   recon: tf.Tensor4D[];
   /** Every P-frame's prediction (index t; undefined at t = 0). */
   preds: tf.Tensor4D[];
+  /** Every P-frame's flow field (index t; undefined at t = 0 and at rate inf). */
+  fields: tf.Tensor4D[];
 }
 
 /** The encoder side over frames xs (as many as given, up to the GOP), frozen (eval mode, hard quantizer). */
 export function encodeGop(m: GopModel, xs: tf.Tensor4D[], dithers: Dithers): EncoderLoop {
   const ctx = evalCtx();
-  const out: EncoderLoop = { messages: [], latents: [], recon: [], preds: [] };
+  const out: EncoderLoop = { messages: [], latents: [], recon: [], preds: [], fields: [] };
   xs.forEach((x, t) => {
     const p = m.pframes[t - 1];
     if (t === 0 ? !m.iframe : !p!.enc) {
@@ -91,7 +103,7 @@ export function encodeGop(m: GopModel, xs: tf.Tensor4D[], dithers: Dithers): Enc
     const ref = out.recon[t - 1]!;
     const zm = encodeMotion(enc, x, ref, ctx);
     const motion = { zq: quantizeTensor(zm, dithers[t]![0]!, p!.net.motion!.levels, 'hard'), u: dithers[t]![0]! };
-    const pred = predict(p!, motion, ref, ctx);
+    const { field, pred } = predict(p!, motion, ref, ctx);
     const latents: tf.Tensor2D[] = [zm];
     const received: Received[] = [motion];
     if (p!.net.content) {
@@ -102,6 +114,7 @@ export function encodeGop(m: GopModel, xs: tf.Tensor4D[], dithers: Dithers): Enc
     out.messages.push({ latents: received });
     out.latents.push(latents);
     out.preds[t] = pred;
+    out.fields[t] = field;
     out.recon.push(frameOf(p!, 'mmse', t, received[1], pred, null, ctx));
   });
   return out;
@@ -128,20 +141,19 @@ export function decodeGop(m: GopModel, name: DecoderName, messages: FrameMessage
       return;
     }
     const p = m.pframes[t - 1]!;
-    const past = () => tf.concat(out, 3) as tf.Tensor4D;
     if (msg.raw) {
       // Rate inf: mmse and fmd output the frame; jd makes it consistent with its own past.
       ref = msg.raw;
       if (name === 'jd' && !p.decoders.jd) throw missing();
-      out.push(name === 'jd' ? frameOf(p, 'jd', t, undefined, msg.raw, past(), ctx) : msg.raw);
+      out.push(name === 'jd' ? frameOf(p, 'jd', t, undefined, msg.raw, jdPast(m, out, undefined), ctx) : msg.raw);
       return;
     }
-    const pred = predict(p, msg.latents[0]!, ref!, ctx);
+    const { field, pred } = predict(p, msg.latents[0]!, ref!, ctx);
     const content = msg.latents[1];
     ref = frameOf(p, 'mmse', t, content, pred, null, ctx);
     if (name === 'mmse') return out.push(ref);
     if (!p.decoders[name]) throw missing();
-    out.push(frameOf(p, name, t, content, pred, DECODERS[name].ownPast ? past() : null, ctx));
+    out.push(frameOf(p, name, t, content, pred, DECODERS[name].ownPast ? jdPast(m, out, field) : null, ctx));
   });
   return out;
 }
