@@ -82,6 +82,20 @@ test('with a GOP-3 run not trained, --runs measures the others, names it and exi
   assert.deepEqual(t2.models[0]!.result, t2.models[2]!.result, 'the same file reads the same');
 });
 
+test('--held-out I reads training sequences from I instead of the test split, into permanence-heldout.*', async () => {
+  const results = join(tmp(), 'results');
+  const path = join(runs, cells[0]!.preset, MODEL);
+  const r = await runCli(['repro', 'permanence', '--model', path, '--held-out', '4194304', '--results', results, '--samples', '6', '--dither-seeds', '1', '--threads', '1']);
+  assert.equal(r.code, 0, r.err.join('\n'));
+  const t = JSON.parse(readFileSync(join(results, 'permanence-heldout.json'), 'utf8')) as PermanenceTable;
+  assert.deepEqual([t.split, t.first, t.models[0]!.result.split, t.models[0]!.result.first], ['train', 4194304, 'train', 4194304]);
+  const { params } = await loadShippedClassifier(folderStore());
+  const lm = await readModelFile(readFileSync(path), path);
+  const again = errorPermanence(lm.model, movingMnistSource({ seed: 1 }), classifierFn(params), { samples: 6, ditherSeeds: [1], split: 'train', first: 4194304 });
+  assert.deepEqual(t.models[0]!.result, JSON.parse(JSON.stringify(again)));
+  assert.match(readFileSync(join(results, 'permanence-heldout.md'), 'utf8'), /6 held-out training sequences from 4194304 of /);
+});
+
 test('mistakes exit 2 with one line: missing shipped models named, sources that exclude each other, an empty runs folder', async () => {
   const cases: [string[], RegExp][] = [
     [['--pretrained'], /--pretrained: .*manifest\.json has no entry for .*pframe-12-12-12, pframe-12-inf-inf;/],

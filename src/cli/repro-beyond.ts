@@ -30,6 +30,7 @@ const PERMANENCE_FLAGS = {
   tiny: { type: 'boolean', help: 'with --runs or --pretrained: the tiny-pframe-12-R2-R3 presets (tests)' },
   samples: { type: 'int', min: 1, max: 1 << 20, default: 1000, help: 'test sequences read' },
   'dither-seeds': { type: 'int', min: 1, max: 100, default: 3, value: 'K', help: 'dither seeds 1..K (each another encoding; the counts pool over them)' },
+  'held-out': { type: 'int', min: 0, max: 2 ** 31 - 1, value: 'I', help: 'read training sequences from index I (far past what training reads, e.g. 4194304) instead of the test split, to choose settings by; writes permanence-heldout.*' },
   results: { type: 'string', value: 'DIR', default: 'results', help: 'where permanence.json, .md, .svg and .png go' },
   threads: threadsFlag,
 } as const satisfies Record<string, Flag>;
@@ -37,7 +38,7 @@ const PERMANENCE_FLAGS = {
 /** `rdpv repro permanence`. */
 export const permanence: Command = {
   summary: 'error permanence measured: a digit classifier reads every frame each decoder reconstructs from GOP-3 models',
-  usage: `usage: rdpv repro permanence [--model FILE|NAME ... | --pretrained | --runs DIR] [--tiny] [--samples N] [--dither-seeds K] [--results DIR] [--threads N]
+  usage: `usage: rdpv repro permanence [--model FILE|NAME ... | --pretrained | --runs DIR] [--tiny] [--samples N] [--dither-seeds K] [--held-out I] [--results DIR] [--threads N]
 permanence: the shipped digit classifier reads every frame of every decoder of GOP-3 models (R1 = 12 bits,
 the Figure 3 rates) on MovingMNIST test sequences; per model, decoder and frame, how often the digit is wrong,
 and how often a wrong frame 1 is still wrong (and the same wrong digit) in frames 2 and 3: the paper says
@@ -55,7 +56,7 @@ ${optionsHelp(PERMANENCE_FLAGS)}`,
     if (values.tiny && specs.length > 0) throw new UserError('--tiny picks the tiny presets of --runs or --pretrained; --model names its models');
     const choice: ModelChoice = specs.length ? { kind: 'files', specs } : values.pretrained ? { kind: 'pretrained' } : { kind: 'runs', runs: values.runs ?? DEFAULT_RUNS };
     const { models, missing } = await permanenceModels(choice, values.tiny);
-    const { table, files } = await runPermanence({ models, missing, samples: values.samples, ditherSeeds: values['dither-seeds'], results: values.results, threads: values.threads });
+    const { table, files } = await runPermanence({ models, missing, samples: values.samples, ditherSeeds: values['dither-seeds'], results: values.results, threads: values.threads, ...(values['held-out'] === undefined ? {} : { heldOut: values['held-out'] }) });
     console.log(`permanence: ${table.models.length} model(s)${missing.length ? ` (not trained: ${missing.join(', ')})` : ''}; ${files.join(', ')}`);
     return missing.length ? 1 : 0;
   },

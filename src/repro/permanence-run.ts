@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { initEngine } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
 import { movingMnistSource } from '../data/source.ts';
+import type { Split } from '../data/types.ts';
 import { classifierFn, DIGIT_CLASSIFIER_NAME, loadShippedClassifier } from '../eval/classifier.ts';
 import { errorPermanence, permanenceMarkdown, type ErrorCounts, type PermanenceResult } from '../eval/permanence.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
@@ -79,13 +80,17 @@ export interface PermanenceTable {
   what: string;
   classifier: { name: string; sha256: string };
   source: string;
-  split: 'test';
+  /** The test split, or training sequences from `first` on (held out from training, to choose settings by). */
+  split: Split;
+  first: number;
   samples: number;
   dither_seeds: number[];
   models: PermanenceRow[];
   /** GOP-3 cells without a finished run (with --runs). */
   missing: string[];
 }
+
+const sequencesRead = (t: { split: Split; first: number }) => (t.split === 'test' ? 'test sequences' : `held-out training sequences from ${t.first}`);
 
 export interface PermanenceOptions {
   models: PermanenceModel[];
@@ -95,6 +100,8 @@ export interface PermanenceOptions {
   results: string;
   threads?: number;
   batch?: number;
+  /** Read training sequences from this index on instead of the test split (far past what training reads). */
+  heldOut?: number;
   /** Where the classifier (and zoo models) are read (default: models/ of the package). */
   zoo?: WeightStore;
   say?: (line: string) => void;
@@ -118,7 +125,7 @@ export function permanenceChartRows(t: PermanenceTable): { model: string; measur
 export function permanenceChartSpec(t: PermanenceTable): ChartSpec {
   const readers = ['ground truth', ...Object.values(DECODERS).map((d) => d.title)];
   return {
-    title: { text: 'Error permanence: the digit classifier on each decoder\'s frames', subtitle: `${t.samples} test sequences x ${t.dither_seeds.length} dither seed(s)` },
+    title: { text: 'Error permanence: the digit classifier on each decoder\'s frames', subtitle: `${t.samples} ${sequencesRead(t)} x ${t.dither_seeds.length} dither seed(s)` },
     data: { values: permanenceChartRows(t) },
     facet: { row: { field: 'measure', type: 'nominal', title: null }, column: { field: 'model', type: 'nominal', title: null } },
     spec: {
@@ -138,7 +145,7 @@ export function permanenceTableMarkdown(t: PermanenceTable): string {
   const lines = [
     '# Error permanence: a digit classifier reads every reconstructed frame',
     '',
-    `${t.samples} sequences of the ${t.source} test split x dither seeds ${t.dither_seeds.join(', ')}; the shipped classifier ${t.classifier.name} (sha256 ${t.classifier.sha256.slice(0, 12)}). ` +
+    `${t.samples} ${sequencesRead(t)} of ${t.source} x dither seeds ${t.dither_seeds.join(', ')}; the shipped classifier ${t.classifier.name} (sha256 ${t.classifier.sha256.slice(0, 12)}). ` +
       '"Still wrong": of the groups whose frame 1 is read wrong, the share read wrong at that frame; "same digit": still showing frame 1\'s wrong digit. ' +
       'The paper\'s claim: 0-PLF-JD keeps the error (high), 0-PLF-FMD corrects it (low). The ground-truth row is the classifier\'s own floor.',
     '',
@@ -166,7 +173,9 @@ export async function runPermanence(o: PermanenceOptions): Promise<{ table: Perm
   const source = movingMnistSource({ seed: EVAL_DATA_SEED });
   const t0 = performance.now();
   const rows: PermanenceRow[] = [];
-  say(`[repro] permanence: ${o.models.length} model(s), ${o.samples} test sequences x ${seeds.length} dither seed(s)${o.missing.length ? `; not trained yet: ${o.missing.join(', ')}` : ''}`);
+  const split: Split = o.heldOut === undefined ? 'test' : 'train';
+  const first = o.heldOut ?? 0;
+  say(`[repro] permanence: ${o.models.length} model(s), ${o.samples} ${sequencesRead({ split, first })} x ${seeds.length} dither seed(s)${o.missing.length ? `; not trained yet: ${o.missing.join(', ')}` : ''}`);
   try {
     for (const [i, m] of o.models.entries()) {
       const started = performance.now();
@@ -174,7 +183,7 @@ export async function runPermanence(o: PermanenceOptions): Promise<{ table: Perm
       const lm = await m.load();
       const label = m.label ?? lm.id;
       try {
-        const result = errorPermanence(lm.model, source, classifierFn(classifier.params), { samples: o.samples, ditherSeeds: seeds, batch: o.batch });
+        const result = errorPermanence(lm.model, source, classifierFn(classifier.params), { samples: o.samples, ditherSeeds: seeds, batch: o.batch, split, first });
         const seconds = (performance.now() - started) / 1000;
         rows.push({ label, model: { from: m.from, id: lm.id, sha256: lm.sha256 }, result, seconds: Number(seconds.toFixed(2)) });
         say(`[repro] done ${label} in ${seconds.toFixed(1)}s (total ${((performance.now() - t0) / 1000).toFixed(1)}s)`);
@@ -195,10 +204,10 @@ export async function runPermanence(o: PermanenceOptions): Promise<{ table: Perm
   const table: PermanenceTable = {
     experiment: 'permanence',
     what: 'the digit classifier on every frame of every decoder: per frame the share read wrong; per later frame, of the groups whose frame 1 is wrong, the share still wrong and still showing the same digit (src/eval/permanence.ts)',
-    classifier: { name: DIGIT_CLASSIFIER_NAME, sha256: classifier.sha256 }, source: source.name, split: 'test', samples: o.samples, dither_seeds: seeds,
+    classifier: { name: DIGIT_CLASSIFIER_NAME, sha256: classifier.sha256 }, source: source.name, split, first, samples: o.samples, dither_seeds: seeds,
     models: rows, missing: o.missing,
   };
   const chart = await renderChart(permanenceChartSpec(table));
-  const files = writeResults(o.results, 'permanence', { json: JSON.stringify(table, null, 2) + '\n', md: permanenceTableMarkdown(table), svg: chart.svg, png: chart.png });
+  const files = writeResults(o.results, split === 'test' ? 'permanence' : 'permanence-heldout', { json: JSON.stringify(table, null, 2) + '\n', md: permanenceTableMarkdown(table), svg: chart.svg, png: chart.png });
   return { table, files };
 }
