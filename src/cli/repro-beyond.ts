@@ -28,7 +28,7 @@ const PERMANENCE_FLAGS = {
   pretrained: { type: 'boolean', help: 'the shipped GOP-3 models pframe-12-R2-R3 (a missing one is named)' },
   runs: { type: 'string', value: 'DIR', help: `the finished pframe-12-R2-R3-perception runs in DIR (the default source; default ${DEFAULT_RUNS})` },
   tiny: { type: 'boolean', help: 'with --runs or --pretrained: the tiny-pframe-12-R2-R3 presets (tests)' },
-  samples: { type: 'int', min: 1, max: 1 << 20, default: 1000, help: 'test sequences read' },
+  samples: { type: 'int', min: 1, max: 1 << 20, default: 1000, help: 'sequences read (test, or held-out with --held-out)' },
   'dither-seeds': { type: 'int', min: 1, max: 100, default: 3, value: 'K', help: 'dither seeds 1..K (each another encoding; the counts pool over them)' },
   'held-out': { type: 'int', min: 0, max: 2 ** 31 - 1, value: 'I', help: 'read training sequences from index I (far past what training reads, e.g. 4194304) instead of the test split, to choose settings by; writes permanence-heldout.*' },
   results: { type: 'string', value: 'DIR', default: 'results', help: 'where permanence.json, .md, .svg and .png go' },
