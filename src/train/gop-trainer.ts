@@ -193,9 +193,8 @@ export class GopTrainer implements Trainer {
     const pred = enc.preds[k] ?? enc.recon[k]!;
     const content = enc.messages[k]!.latents[1];
     // The jd decoder's earlier frames: as the joint critic reads them, and as the decoder does.
-    const pastFrames = decodeGop(this.m, 'jd', enc.messages.slice(0, k));
-    const past = tf.concat(pastFrames, 3) as tf.Tensor4D;
-    const pastInput = jdPast(this.m, pastFrames, enc.fields[k]);
+    const past = tf.concat(decodeGop(this.m, 'jd', enc.messages.slice(0, k)), 3) as tf.Tensor4D;
+    const pastInput = jdPast(this.m, past, enc.fields[k]);
     const realJoint = tf.concat(xs, 3) as tf.Tensor4D;
     const decodeAll = (ctx: Ctx) => this.trained.map((name) => frameOf(p, name, k, content, pred, DECODERS[name].ownPast ? pastInput : null, ctx));
     // What each decoder's critic reads: the frame (marginal), or all frames so far (joint).

@@ -53,11 +53,10 @@ function predict(p: PFramePosition, motion: Received, ref: tf.Tensor4D, ctx: Ctx
 }
 
 /**
- * What a 0-PLF-JD decoder reads of its own earlier outputs: stacked as channels, warped by the
+ * What a 0-PLF-JD decoder reads of its own earlier outputs (stacked as channels): warped by the
  * current frame's flow field when the model says so (GopModelConfig.warpedPast) and there is one.
  */
-export function jdPast(m: GopModel, outs: tf.Tensor4D[], field: tf.Tensor4D | undefined): tf.Tensor4D {
-  const past = tf.concat(outs, 3) as tf.Tensor4D;
+export function jdPast(m: GopModel, past: tf.Tensor4D, field: tf.Tensor4D | undefined): tf.Tensor4D {
   return m.config.warpedPast && field ? scaleSpaceWarp(past, field) : past;
 }
 
@@ -145,7 +144,7 @@ export function decodeGop(m: GopModel, name: DecoderName, messages: FrameMessage
       // Rate inf: mmse and fmd output the frame; jd makes it consistent with its own past.
       ref = msg.raw;
       if (name === 'jd' && !p.decoders.jd) throw missing();
-      out.push(name === 'jd' ? frameOf(p, 'jd', t, undefined, msg.raw, jdPast(m, out, undefined), ctx) : msg.raw);
+      out.push(name === 'jd' ? frameOf(p, 'jd', t, undefined, msg.raw, tf.concat(out, 3) as tf.Tensor4D, ctx) : msg.raw);
       return;
     }
     const { field, pred } = predict(p, msg.latents[0]!, ref!, ctx);
@@ -153,7 +152,7 @@ export function decodeGop(m: GopModel, name: DecoderName, messages: FrameMessage
     ref = frameOf(p, 'mmse', t, content, pred, null, ctx);
     if (name === 'mmse') return out.push(ref);
     if (!p.decoders[name]) throw missing();
-    out.push(frameOf(p, name, t, content, pred, DECODERS[name].ownPast ? jdPast(m, out, field) : null, ctx));
+    out.push(frameOf(p, name, t, content, pred, DECODERS[name].ownPast ? jdPast(m, tf.concat(out, 3) as tf.Tensor4D, field) : null, ctx));
   });
   return out;
 }
