@@ -64,12 +64,18 @@ test('a GOP model gets a marginal judge on every frame and, from frame 2 on, a j
   const codec = videoCodec(model);
   const stack = (ys: tf.Tensor4D[]) => tf.concat(ys, 3) as tf.Tensor4D;
   const frames = (start: number, n: number) => { const b = source.batch('test', start, n, 3); return [0, 1, 2].map((t) => tf.tensor4d(frameOf(b, t), [n, 64, 64, 1])); };
-  const want = await judgeW1({ ...judge, size: 64, frames: 3 }, {
+  const jointBy = (widths: number[]) => judgeW1({ ...judge, widths, size: 64, frames: 3 }, {
     real: (start, n) => stack(frames(start, n)),
     fake: (x, start) => stack(codec.decode('jd', codec.encode(frames(start, x.shape[0]), { seed: 1, firstGop: start }).messages)),
     trainFrom: 1 << 20, heldOut: 4,
   });
+  const want = await jointBy(judge.widths);
   assert.equal(r.frames[2]!.decoders.jd!.judge_joint_w1!.mean, want);
+  // Joint judges of their own widths: those change, the marginal ones do not.
+  const wide = await evaluate(model, source, { samples: 4, ditherSeeds: [1], batch: 4, judge: { ...judge, jointWidths: [8, 8, 8, 8] }, judgeFrames: [3] });
+  assert.equal(wide.frames[2]!.decoders.jd!.judge_joint_w1!.mean, await jointBy([8, 8, 8, 8]));
+  assert.notEqual(wide.frames[2]!.decoders.jd!.judge_joint_w1!.mean, want);
+  assert.equal(wide.frames[2]!.decoders.jd!.judge_w1!.mean, r.frames[2]!.decoders.jd!.judge_w1!.mean);
   assert.notEqual(r.frames[2]!.decoders.jd!.judge_w1!.mean, want, 'the marginal judge reads frame 3 alone');
   // Judging one frame only (a Table 1 cell's P-frame) gives that frame's judges as before, and none elsewhere.
   const only = await evaluate(model, source, { samples: 4, ditherSeeds: [1], batch: 4, judge, judgeFrames: [3] });
@@ -102,7 +108,7 @@ test('rdpv eval --judge-frame T judges that frame only; without --judge-steps, o
   // Every array has one entry per frame: a number for frame 2, null for the others.
   for (const [k, v] of judged) assert.deepEqual(v.map((x) => typeof x), ['object', 'number', 'object'], k);
   assert.deepEqual(results.mmse_critic_w1!.map((x) => x === null), [false, true, true], 'the I-frame critic scores frame 1 only');
-  for (const [args, message] of [[['--judge-frame', '2'], /--judge-frame 2: needs --judge-steps N/], [['--judge-steps', '1', '--judge-frame', '4'], /--judge-frame 4: the model's groups have 3 frames/]] as const) {
+  for (const [args, message] of [[['--judge-frame', '2'], /--judge-frame 2: needs --judge-steps N/], [['--judge-steps', '1', '--judge-frame', '4'], /--judge-frame 4: the model's groups have 3 frames/], [['--judge-steps', '1', '--joint-judge-widths', '64,x'], /--joint-judge-widths: 'x' is not a channel count/]] as const) {
     const bad = await runCli(['eval', '--model', file, '--samples', '4', ...args, '--threads', '1']);
     assert.deepEqual([bad.code, bad.err.length], [2, 1]);
     assert.match(bad.err[0]!, message);

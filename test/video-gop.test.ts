@@ -38,6 +38,7 @@ models['tiny-pframe-inf-2-perception'] = await train('tiny-pframe-inf-2-percepti
 models['tiny-pframe-12-inf-perception'] = await train('tiny-pframe-12-inf-perception');
 models['tiny-pframe-12-inf-inf-perception'] = await train('tiny-pframe-12-inf-inf-perception');
 models['tiny-pframe-12-12-warped-perception'] = await train('tiny-pframe-12-12-warped-perception');
+models['tiny-pframe-12-12-wide-joint-perception'] = await train('tiny-pframe-12-12-wide-joint-perception');
 
 /** Sequences [N, T, 64, 64] of the test split. */
 const sequences = (n: number, T: number) => movingMnistBatch({ split: 'test', seed: 9, frames: T }, 0, n);
@@ -100,6 +101,15 @@ test('with warpedPast the 0-PLF-JD decoder reads its own earlier outputs moved b
       assert.notDeepEqual(jd[t]!.dataSync(), decodeGop(m, 'jd', enc.messages)[t]!.dataSync(), `jd frame ${t + 1} reads its past as it was without warpedPast`);
     }
   });
+});
+
+test('a joint critic of its own widths trains, and the model file keeps it: reloaded, its first layer has those channels', () => {
+  const m = models['tiny-pframe-12-12-wide-joint-perception']!.model as GopModel;
+  assert.deepEqual(m.config.critic, { ...presets['tiny-pframe-12-12-perception']!.critic, jointWidths: [8, 8, 8, 8] });
+  const { marginal, joint } = m.pframes[0]!.critics;
+  assert.equal(joint!.blocks.b0!.conv.w.shape.at(-1), 8);
+  assert.equal(marginal!.blocks.b0!.conv.w.shape.at(-1), m.config.critic!.widths[0]);
+  assert.notEqual(m.config.critic!.widths[0], 8);
 });
 
 test('a GOP file made by one model is refused by another', async () => {

@@ -17,6 +17,7 @@ const FLAGS = {
   samples: { type: 'int', min: 1, max: 1 << 20, default: 1024, help: 'sequences scored' },
   'dither-seeds': { type: 'int', min: 1, max: 100, default: 3, value: 'K', help: 'dither seeds 1..K (each another file dither)' },
   'judge-steps': { type: 'int', min: 0, max: 1_000_000, default: 0, help: 'steps of a fresh judge critic per decoder, frame and seed (0: none)' },
+  'joint-judge-widths': { type: 'string', value: 'W,W,...', help: "with --judge-steps: the joint judges' channel widths (default: the model critic's; e.g. 64,128,256,512, wide enough to see whether a digit keeps its identity)" },
   'judge-frame': { type: 'int', min: 1, max: 64, value: 'T', help: 'with --judge-steps: judge frame T only (e.g. 2, the P-frame of a Table 1 cell; default every frame)' },
   seed: { type: 'int', min: 0, max: 0xffffffff, default: 1, help: 'the data seed (and the judge seed, plus 1000)' },
   split: { type: 'choice', choices: ['test', 'train'], default: 'test', help: 'the split scored' },
@@ -32,7 +33,7 @@ const FLAGS = {
   out: { type: 'string', short: 'o', value: 'FILE', help: 'also write the CompressAI-style results to FILE (atomically; its folder is created if need be)' },
 } as const satisfies Record<string, Flag>;
 
-const USAGE = `usage: rdpv eval [--model NAME|FILE] [--dataset moving-mnist|kth --kth-dir D] [--samples N] [--dither-seeds K] [--judge-steps N [--judge-frame T]] [--seed S] [--split test|train --first I] [--json] [-o FILE.json] [--threads N] [--backend wasm|cpu|webgpu]
+const USAGE = `usage: rdpv eval [--model NAME|FILE] [--dataset moving-mnist|kth --kth-dir D] [--samples N] [--dither-seeds K] [--judge-steps N [--judge-frame T] [--joint-judge-widths W,...]] [--seed S] [--split test|train --first I] [--json] [-o FILE.json] [--threads N] [--backend wasm|cpu|webgpu]
        rdpv eval --input FILE.rdpv --source INPUT [--model NAME|FILE] [--json]
 Scores a model (a shipped one by name, default the default one, or a weight file) on the
 MovingMNIST test split (or, to choose settings such as lambda without looking at the test split,
@@ -104,9 +105,13 @@ export default {
       const judgeFrame = values['judge-frame'];
       if (judgeFrame !== undefined && (values['judge-steps'] === 0 || judgeFrame > T)) throw new UserError(`--judge-frame ${judgeFrame}: ${values['judge-steps'] === 0 ? 'needs --judge-steps N' : `the model's groups have ${T} frame${T === 1 ? '' : 's'}`}`);
       const critic = lm.model.config.critic ?? { widths: DEFAULT_JUDGE_WIDTHS, spectralNorm: true };
+      const jointWidths = values['joint-judge-widths']?.split(',').map((w) => {
+        if (!/^\s*[1-9]\d{0,3}\s*$/.test(w)) throw new UserError(`--joint-judge-widths: '${w}' is not a channel count (1-9999)`);
+        return Number(w);
+      });
       const result = await evaluate(lm.model, source, {
         samples: values.samples, split: values.split, first: values.first, ditherSeeds: seeds, batch: values.batch,
-        ...(values['judge-steps'] > 0 ? { judge: { ...critic, steps: values['judge-steps'], batch: 32, seed: 1000 + values.seed, optimizer: JUDGE_ADAM } } : {}),
+        ...(values['judge-steps'] > 0 ? { judge: { ...critic, ...(jointWidths ? { jointWidths } : {}), steps: values['judge-steps'], batch: 32, seed: 1000 + values.seed, optimizer: JUDGE_ADAM } } : {}),
         ...(judgeFrame !== undefined ? { judgeFrames: [judgeFrame] } : {}),
         onSeed: values.json ? undefined : (s) => process.stderr.write(`dither seed ${s}/${seeds.length} done\n`),
       });

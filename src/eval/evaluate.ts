@@ -27,7 +27,7 @@ export interface EvalOptions {
    * first + 2^20 on): a marginal one on the frame, and from frame 2 on also a joint one on frames
    * 1..t (the 0-PLF-JD decoder's criterion).
    */
-  judge?: Omit<JudgeConfig, 'size' | 'frames'>;
+  judge?: Omit<JudgeConfig, 'size' | 'frames'> & { jointWidths?: number[] };
   /** The frames (1-based) the judges score (default: every frame): a Table 1 cell needs frame 2 only. */
   judgeFrames?: number[];
   /** Called after each dither seed (progress). */
@@ -113,7 +113,8 @@ export async function evaluate(model: Model, source: FrameSource, o: EvalOptions
         ([['judge_w1', t], ...(t > 0 ? [['judge_joint_w1', 0]] : [])] as [string, number][]).map(([metric, lo]) => ({ name, t, lo, metric })))));
       const pick = (ys: tf.Tensor4D[], lo: number, t: number) => (lo === t ? ys[t]! : (tf.concat(ys.slice(lo, t + 1), 3) as tf.Tensor4D));
       const decoders = [...new Set(judges.map((j) => j.name))];
-      const w1s = await judgeW1s(judges.map((j) => ({ ...o.judge!, size: source.size, frames: j.t - j.lo + 1 })), {
+      const { jointWidths, ...judge } = o.judge;
+      const w1s = await judgeW1s(judges.map((j) => ({ ...judge, size: source.size, frames: j.t - j.lo + 1, widths: j.t > j.lo ? (jointWidths ?? judge.widths) : judge.widths })), {
         draw: (start, n) => {
           const xs = frames(start, n);
           const { messages } = codec.encode(xs, { seed, firstGop: first + start });

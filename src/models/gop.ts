@@ -89,7 +89,9 @@ const positionSeed = (seed: number, frame: number) => seed + 100 * frame;
 /** The joint critic of frame `frame` reads all frames so far stacked as channels. */
 export function initPositionCritic(c: GopModelConfig, kind: CriticKind, frame: number, seed: number): CriticParams {
   if (!c.critic) throw new Error('the GOP config has no critic spec');
-  return initCritic({ ...c.critic, size: c.size, frames: kind === 'joint' ? frame : 1 }, positionSeed(seed, frame) + (kind === 'joint' ? 8 : 7));
+  const joint = kind === 'joint';
+  const widths = joint ? (c.critic.jointWidths ?? c.critic.widths) : c.critic.widths;
+  return initCritic({ widths, spectralNorm: c.critic.spectralNorm, size: c.size, frames: joint ? frame : 1 }, positionSeed(seed, frame) + (joint ? 8 : 7));
 }
 
 /** Whether position p decodes with `name` (at rate inf, mmse and fmd are the identity). */

@@ -29,6 +29,11 @@ export interface IFrameConfig {
 export interface CriticSpec {
   widths: number[];
   spectralNorm: boolean;
+  /**
+   * The joint critic's widths (default: widths). Whether frame 2 shows frame 1's digit is what a
+   * joint critic must see, and at 16-128 channels it does not (docs/results/pframe.md).
+   */
+  jointWidths?: number[];
 }
 
 /** What a weight file must know to rebuild an I-frame model (training settings live elsewhere). */

@@ -10,6 +10,7 @@ import { evaluate, type EvalResult, type Stat } from '../eval/evaluate.ts';
 import { otBound, type OtBoundFrame } from '../eval/ot-bound.ts';
 import type { Split } from '../data/types.ts';
 import type { DecoderName } from '../models/decoders.ts';
+import type { CriticSpec } from '../models/iframe.ts';
 import type { LoadedModel } from '../models/model-file.ts';
 
 export interface CellEvalSettings {
@@ -42,7 +43,7 @@ export const OT_BOOTSTRAP = 20;
 
 /** The judge's settings as `rdpv eval --judge-steps` uses them. */
 const JUDGE_ADAM = { lr: 2e-4, beta1: 0.5, beta2: 0.9 };
-const DEFAULT_JUDGE_CRITIC = { widths: [16, 32, 64, 128], spectralNorm: true };
+const DEFAULT_JUDGE_CRITIC: CriticSpec = { widths: [16, 32, 64, 128], spectralNorm: true };
 const JUDGE_BATCH = 32;
 const JUDGE_SEED = 1000 + EVAL_DATA_SEED;
 
@@ -114,7 +115,7 @@ export async function evaluateCell(lm: LoadedModel, job: string, cell: string, f
   const r: EvalResult = await evaluate(lm.model, source, {
     samples: s.samples, split: s.heldOut === undefined ? 'test' : 'train', first: s.heldOut ?? 0, ditherSeeds: seeds, batch: s.batch, onSeed,
     // Judges for the scored frame only (and its joint judge over the frames up to it).
-    ...(s.judgeSteps > 0 ? { judge: { widths: critic.widths, spectralNorm: critic.spectralNorm, steps: s.judgeSteps, batch: JUDGE_BATCH, seed: JUDGE_SEED, optimizer: JUDGE_ADAM }, judgeFrames: [index + 1] } : {}),
+    ...(s.judgeSteps > 0 ? { judge: { widths: critic.widths, spectralNorm: critic.spectralNorm, ...(critic.jointWidths ? { jointWidths: critic.jointWidths } : {}), steps: s.judgeSteps, batch: JUDGE_BATCH, seed: JUDGE_SEED, optimizer: JUDGE_ADAM }, judgeFrames: [index + 1] } : {}),
   });
   const f = r.frames[index];
   if (!f) throw new Error(`${from}: a model of ${r.frames.length} frame(s) has no frame ${index + 1}`);
