@@ -168,11 +168,14 @@ for (const k of Object.keys(presets_).filter((k) => k.startsWith('tiny-pframe'))
 // Experiments on the 12-12 cell's 0-PLF-JD decoder, which kept a wrong first digit no more often
 // than MMSE did (docs/results/pframe.md), stage 2 only, from the same stage-1 model: its own past
 // warped by the frame's flow (GopModelConfig.warpedPast); a joint critic at the authors' widths,
-// since a 16-128 one could not tell real pairs from pairs whose digit changes identity.
+// since a 16-128 one could not tell real pairs from pairs whose digit changes identity; both.
 for (const cell of ['pframe-12-12', 'tiny-pframe-12-12']) {
   const base = presets_[`${cell}-perception`]!;
-  presets_[`${cell}-warped-perception`] = { ...base, model: { ...(base.model as GopModelConfig), warpedPast: true } };
-  presets_[`${cell}-wide-joint-perception`] = { ...base, critic: { ...base.critic, jointWidths: cell.startsWith('tiny') ? [8, 8, 8, 8] : [64, 128, 256, 512] } };
+  const warped = { model: { ...(base.model as GopModelConfig), warpedPast: true } };
+  const wide = { critic: { ...base.critic, jointWidths: cell.startsWith('tiny') ? [8, 8, 8, 8] : [64, 128, 256, 512] } };
+  presets_[`${cell}-warped-perception`] = { ...base, ...warped };
+  presets_[`${cell}-wide-joint-perception`] = { ...base, ...wide };
+  presets_[`${cell}-wide-joint-warped-perception`] = { ...base, ...warped, ...wide };
 }
 
 export const presets: Readonly<Record<string, TrainConfig>> = presets_;
