@@ -83,6 +83,18 @@ test('a GOP model gets a marginal judge on every frame and, from frame 2 on, a j
   assert.deepEqual(only.frames[2]!.decoders, r.frames[2]!.decoders);
 });
 
+test('an evaluation reports its progress: the sequences scored batch by batch, then the judges\' training steps, for every seed', async () => {
+  const { model } = await tinyGopModel(5);
+  const judge = { widths: [4, 4, 8, 8], spectralNorm: true, steps: 3, batch: 2, seed: 9, optimizer: { lr: 1e-3, beta1: 0.5, beta2: 0.9 } };
+  const seen: string[] = [];
+  await evaluate(model, movingMnistSource({ seed: 3 }), {
+    samples: 5, ditherSeeds: [1, 2], batch: 2, judge, judgeFrames: [2],
+    onProgress: (p) => seen.push(`${p.seed} ${p.phase} ${p.done}/${p.total}`), onSeed: (s) => seen.push(`${s} done`),
+  });
+  const seed = (s: number) => [`${s} scoring 2/5`, `${s} scoring 4/5`, `${s} scoring 5/5`, `${s} judges 1/3`, `${s} judges 2/3`, `${s} judges 3/3`, `${s} done`];
+  assert.deepEqual(seen, [...seed(1), ...seed(2)]);
+});
+
 test('rdpv eval --json prints a CompressAI-style results file; a missing model file is one line and exit 2', async () => {
   const { code, out } = await runCli(['eval', '--model', 'iframe-cpu-12', '--samples', '8', '--dither-seeds', '2', '--json', '--threads', '1']);
   assert.equal(code, 0);
@@ -100,8 +112,10 @@ test('rdpv eval --judge-frame T judges that frame only; without --judge-steps, o
   const { model } = await tinyGopModel(5);
   const file = join(dir, 'gop.safetensors');
   writeFileSync(file, encodeModelFile(model, 'tiny-gop'));
-  const { code, out } = await runCli(['eval', '--model', file, '--samples', '4', '--dither-seeds', '1', '--judge-steps', '1', '--judge-frame', '2', '--json', '--threads', '1']);
+  const { code, out, err } = await runCli(['eval', '--model', file, '--samples', '4', '--dither-seeds', '1', '--judge-steps', '1', '--judge-frame', '2', '--json', '--threads', '1']);
   assert.equal(code, 0);
+  // Progress goes to stderr (off a terminal: the first line, then one every 30 s), stdout stays JSON.
+  assert.deepEqual(err, ['dither seed 1/1: scored 4/4 sequences', 'dither seed 1/1 done']);
   const { results } = JSON.parse(out.join('\n')) as { results: Record<string, (number | null)[]> };
   const judged = Object.entries(results).filter(([k]) => k.includes('judge') && !/_(min|max)$/.test(k));
   assert.deepEqual(judged.map(([k]) => k).sort(), ['fmd', 'jd', 'mmse'].flatMap((d) => [`${d}_judge_joint_w1`, `${d}_judge_w1`]).sort());

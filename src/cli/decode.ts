@@ -12,8 +12,7 @@ import { loadModelForFile, readFileOrFail } from '../models/weights-io.ts';
 import { decompress, videoCodec } from '../video/codec.ts';
 import { backendFlag, parseFlags } from './args.ts';
 import type { Command } from './command.ts';
-import { progress } from './encode.ts';
-import { prepareOutputFile, writeOutput } from './output.ts';
+import { prepareOutputFile, progress, writeOutput } from './output.ts';
 
 const USAGE = `usage: rdpv decode FILE.rdpv --decoder mmse|fmd|jd|all -o OUT [--source INPUT] [--model NAME|FILE] [--backend wasm|cpu|webgpu]
 Decodes an .rdpv file with one decoder, or with all of the model's decoders side by side.

@@ -9,7 +9,7 @@ import { loadZooModelByRates } from '../models/zoo.ts';
 import { compress, gopRates, videoCodec } from '../video/codec.ts';
 import { backendFlag, parseFlags } from './args.ts';
 import type { Command } from './command.ts';
-import { prepareOutputFile, writeOutput } from './output.ts';
+import { prepareOutputFile, progress, writeOutput } from './output.ts';
 
 const USAGE = `usage: rdpv encode INPUT -o FILE.rdpv [--model NAME|FILE] [--rates R1,R2,..] [--gop N] [--seed S] [--backend wasm|cpu|webgpu]
 Compresses a video into an .rdpv file at exactly the model's rate budget.
@@ -33,24 +33,6 @@ of the GOP length; a shorter leftover (per clip) is dropped with a warning.
 
 /** Before any work: the output's folder exists (created if need be) and takes a new file. */
 export const checkWritableFile = prepareOutputFile;
-
-/** Progress on stderr: rewritten in place on a terminal, else one line per call. */
-export function progress(): { say(line: string): void; done(): void } {
-  const tty = process.stderr.isTTY === true;
-  let open = false;
-  return {
-    say(line) {
-      if (tty) {
-        process.stderr.write(`\r${line}\x1b[K`);
-        open = true;
-      } else console.error(line);
-    },
-    done() {
-      if (open) process.stderr.write('\n');
-      open = false;
-    },
-  };
-}
 
 export default {
   summary: 'compress a GIF, MP4/AVI/WebM, folder of PNGs or .npy array into an .rdpv file',

@@ -32,6 +32,8 @@ export interface EvalOptions {
   judgeFrames?: number[];
   /** Called after each dither seed (progress). */
   onSeed?: (seed: number) => void;
+  /** Within a seed: sequences scored, then (with judges) judge training steps done, of their total. */
+  onProgress?: (p: EvalProgress) => void;
 }
 
 export interface Stat {
@@ -60,6 +62,13 @@ export interface EvalResult {
   dither_seeds: number[];
   /** Per frame of the GOP. */
   frames: { frame: number; rate: RateName; decoders: Partial<Record<DecoderName, DecoderScores>> }[];
+}
+
+export interface EvalProgress {
+  seed: number;
+  phase: 'scoring' | 'judges';
+  done: number;
+  total: number;
 }
 
 const JUDGE_TRAIN_FROM = 1 << 20;
@@ -103,6 +112,7 @@ export async function evaluate(model: Model, source: FrameSource, o: EvalOptions
       });
       const values = await Promise.all(means.map(([, , v]) => v.data()));
       means.forEach(([t, k, v], i) => (add(t, k, values[i]![0]! * n), v.dispose()));
+      o.onProgress?.({ seed, phase: 'scoring', done: start + n, total: o.samples });
     }
     const scores = sums.map((m) => new Map([...m].map(([k, v]) => [k, v / o.samples])));
     if (o.judge) {
@@ -124,7 +134,7 @@ export async function evaluate(model: Model, source: FrameSource, o: EvalOptions
         fake: ({ ys }, k) => pick(ys.get(judges[k]!.name)!, judges[k]!.lo, judges[k]!.t),
         trainFrom: JUDGE_TRAIN_FROM,
         heldOut: o.samples,
-      });
+      }, (done, total) => o.onProgress?.({ seed, phase: 'judges', done, total }));
       judges.forEach((j, k) => scores[j.t]!.set(`${j.name}.${j.metric}`, w1s[k]!));
     }
     o.onSeed?.(seed);

@@ -65,8 +65,9 @@ export async function judgeW1(c: JudgeConfig, d: JudgeData): Promise<number> {
  * Several judges trained in lockstep on the same sequences, each exactly as judgeW1 would train
  * it alone (its own critic, optimizer and eps stream), while the shared work of a step (for a
  * video model: generating, encoding and decoding the sequences) is done once for all of them.
+ * `onStep(done, steps)` follows the training steps (the held-out scoring after them is short).
  */
-export async function judgeW1s<S>(configs: JudgeConfig[], d: SharedJudgeData<S>): Promise<number[]> {
+export async function judgeW1s<S>(configs: JudgeConfig[], d: SharedJudgeData<S>, onStep?: (done: number, steps: number) => void): Promise<number[]> {
   const batch = configs[0]!.batch;
   if (configs.some((c) => c.batch !== batch || c.steps !== configs[0]!.steps)) throw new Error('judgeW1s: judges in lockstep share batch and steps');
   const judges = configs.map((c) => {
@@ -85,6 +86,7 @@ export async function judgeW1s<S>(configs: JudgeConfig[], d: SharedJudgeData<S>)
           opt.apply(tf.variableGrads(() => criticLoss(p, real, fake, eps).loss, opt.variables()).grads);
         });
       });
+      onStep?.(step + 1, configs[0]!.steps);
     }
     const sums = judges.map(() => 0);
     for (let start = 0; start < d.heldOut; start += batch) {
