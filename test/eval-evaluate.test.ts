@@ -7,7 +7,7 @@ import { initEngine, tf } from '../src/engine/index.ts';
 import { movingMnistBatch } from '../src/data/moving-mnist.ts';
 import { decompress } from '../src/video/codec.ts';
 import { movingMnistSource } from '../src/data/source.ts';
-import { compressAiJson, evaluate, flatMetrics } from '../src/eval/evaluate.ts';
+import { compressAiJson, evalProgress, evaluate, flatMetrics } from '../src/eval/evaluate.ts';
 import { folderStore } from '../src/models/weights-io.ts';
 import { codecEntries, loadZooModel, zooManifest } from '../src/models/zoo.ts';
 import { disposeModel, encodeModelFile } from '../src/models/model-file.ts';
@@ -93,6 +93,14 @@ test('an evaluation reports its progress: the sequences scored batch by batch, t
   });
   const seed = (s: number) => [`${s} scoring 2/5`, `${s} scoring 4/5`, `${s} scoring 5/5`, `${s} judges 1/3`, `${s} judges 2/3`, `${s} judges 3/3`, `${s} done`];
   assert.deepEqual(seen, [...seed(1), ...seed(2)]);
+  // As lines: an ETA until a phase ends, and each seed's end marked as the line to keep.
+  const lines: string[] = [];
+  const report = evalProgress(2, (line, last) => lines.push(`${last ? 'LAST ' : ''}${line}`));
+  report.onProgress({ seed: 1, phase: 'judges', done: 1, total: 3 });
+  report.onProgress({ seed: 1, phase: 'judges', done: 3, total: 3 });
+  report.onSeed(1);
+  assert.match(lines[0]!, /^dither seed 1\/2: judges trained 1\/3 steps, ETA \d+m\d\ds$/);
+  assert.deepEqual(lines.slice(1), ['dither seed 1/2: judges trained 3/3 steps', 'LAST dither seed 1/2 done']);
 });
 
 test('rdpv eval --json prints a CompressAI-style results file; a missing model file is one line and exit 2', async () => {

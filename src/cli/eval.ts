@@ -3,11 +3,10 @@ import { readRdpv } from '../codec/container.ts';
 import { cutGroups, readFrames } from '../data/frames-io.ts';
 import { kthSource, movingMnistSource } from '../data/source.ts';
 import { UserError } from '../errors.ts';
-import { compressAiJson, evaluate, type EvalProgress, type Stat } from '../eval/evaluate.ts';
+import { compressAiJson, evalProgress, evaluate, type Stat } from '../eval/evaluate.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
 import { disposeModel } from '../models/model-file.ts';
 import { loadModelArg, loadModelForFile, readFileOrFail } from '../models/weights-io.ts';
-import { formatSeconds } from '../train/run.ts';
 import { decompress, videoCodec } from '../video/codec.ts';
 import { backendFlag, optionsHelp, parseFlags, threadsFlag, type Flag } from './args.ts';
 import type { Command } from './command.ts';
@@ -86,29 +85,6 @@ async function scoreFile(path: string, sourcePath: string, model: string | undef
   }
 }
 
-/**
- * Progress of an evaluation on stderr (a line every 30 s off a terminal): each seed's scoring, then
- * its judges' training (the long part), with an ETA from the phase's own pace.
- */
-function evalProgress(seeds: number): { on(p: EvalProgress): void; seedDone(seed: number): void } {
-  const bar = progress(30_000);
-  let [phase, start, last] = ['', performance.now(), performance.now()];
-  return {
-    on(p) {
-      const now = performance.now();
-      if (`${p.seed} ${p.phase}` !== phase) [phase, start] = [`${p.seed} ${p.phase}`, last];
-      last = now;
-      const eta = p.done < p.total ? `, ETA ${formatSeconds(((now - start) / 1000 / p.done) * (p.total - p.done))}` : '';
-      bar.say(`dither seed ${p.seed}/${seeds}: ${p.phase === 'scoring' ? `scored ${p.done}/${p.total} sequences` : `judges trained ${p.done}/${p.total} steps`}${eta}`);
-    },
-    seedDone(seed) {
-      bar.done();
-      console.error(`dither seed ${seed}/${seeds} done`);
-      last = performance.now();
-    },
-  };
-}
-
 const show = (s: Stat, digits: number) => `${s.mean.toFixed(digits)} [${s.min.toFixed(digits)}, ${s.max.toFixed(digits)}]`;
 
 export default {
@@ -133,13 +109,14 @@ export default {
         if (!/^\s*[1-9]\d{0,3}\s*$/.test(w)) throw new UserError(`--joint-judge-widths: '${w}' is not a channel count (1-9999)`);
         return Number(w);
       });
-      const report = evalProgress(seeds.length);
+      // On a terminal the line is rewritten in place; otherwise one every 30 s, and each seed's end.
+      const bar = progress(30_000);
+      const report = evalProgress(seeds.length, (line, last) => (last ? (bar.done(), console.error(line)) : bar.say(line)));
       const result = await evaluate(lm.model, source, {
         samples: values.samples, split: values.split, first: values.first, ditherSeeds: seeds, batch: values.batch,
         ...(values['judge-steps'] > 0 ? { judge: { ...critic, ...(jointWidths ? { jointWidths } : {}), steps: values['judge-steps'], batch: 32, seed: 1000 + values.seed, optimizer: JUDGE_ADAM } } : {}),
         ...(judgeFrame !== undefined ? { judgeFrames: [judgeFrame] } : {}),
-        onProgress: report.on,
-        onSeed: report.seedDone,
+        ...report,
       });
       const json = JSON.stringify(compressAiJson(result, lm.id, lm.sha256), null, 2);
       if (values.out !== undefined) writeOutput(values.out, new TextEncoder().encode(json + '\n'));

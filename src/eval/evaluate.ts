@@ -5,6 +5,7 @@
  * estimate where it has one, and optionally the judge's (src/eval/judge.ts). Frames reach the
  * decoders through the model's VideoCodec, so the scores are what decoding .rdpv files gives.
  */
+import { formatSeconds } from '../duration.ts';
 import { tf } from '../engine/index.ts';
 import type { RateName } from '../codec/rates.ts';
 import type { Split } from '../data/types.ts';
@@ -69,6 +70,31 @@ export interface EvalProgress {
   phase: 'scoring' | 'judges';
   done: number;
   total: number;
+}
+
+/** An evaluation's progress callbacks. */
+export type EvalReport = Pick<EvalOptions, 'onProgress' | 'onSeed'>;
+
+/**
+ * Progress lines for an evaluation: each seed's scoring, then its judges' training (the long
+ * part), with an ETA from the phase's own pace. Every line goes to `say`; a seed's closing line
+ * has `last` set (a caller that thins its lines keeps those).
+ */
+export function evalProgress(seeds: number, say: (line: string, last: boolean) => void): Required<EvalReport> {
+  let [phase, start, last] = ['', performance.now(), performance.now()];
+  return {
+    onProgress(p) {
+      const now = performance.now();
+      if (`${p.seed} ${p.phase}` !== phase) [phase, start] = [`${p.seed} ${p.phase}`, last];
+      last = now;
+      const eta = p.done < p.total ? `, ETA ${formatSeconds(((now - start) / 1000 / p.done) * (p.total - p.done))}` : '';
+      say(`dither seed ${p.seed}/${seeds}: ${p.phase === 'scoring' ? `scored ${p.done}/${p.total} sequences` : `judges trained ${p.done}/${p.total} steps`}${eta}`, false);
+    },
+    onSeed(seed) {
+      say(`dither seed ${seed}/${seeds} done`, true);
+      last = performance.now();
+    },
+  };
 }
 
 const JUDGE_TRAIN_FROM = 1 << 20;

@@ -6,7 +6,7 @@
  * judge W1 the same way.
  */
 import { movingMnistSource } from '../data/source.ts';
-import { evaluate, type EvalResult, type Stat } from '../eval/evaluate.ts';
+import { evalProgress, evaluate, type EvalReport, type EvalResult, type Stat } from '../eval/evaluate.ts';
 import { otBound, type OtBoundFrame } from '../eval/ot-bound.ts';
 import type { Split } from '../data/types.ts';
 import type { DecoderName } from '../models/decoders.ts';
@@ -105,15 +105,25 @@ export function cellOtBound(lm: LoadedModel, samples: number, frame: number): Ce
   return { ...f, bootstrap: r.bootstrap, dither_seed: r.dither_seed, reference_first: r.reference_first, seconds: Number(r.seconds.toFixed(2)) };
 }
 
-/** Score one cell's model. */
-export async function evaluateCell(lm: LoadedModel, job: string, cell: string, from: string, s: CellEvalSettings, onSeed?: (seed: number) => void): Promise<CellEval> {
+/** A job's evaluation progress as log lines: each seed's end, and a line at most every 30 s between. */
+export function evalLines(seeds: number, say: (line: string) => void): EvalReport {
+  let said = performance.now();
+  return evalProgress(seeds, (line, last) => {
+    if (!last && performance.now() - said < 30_000) return;
+    say(line);
+    said = performance.now();
+  });
+}
+
+/** Score one cell's model (progress lines to `say`). */
+export async function evaluateCell(lm: LoadedModel, job: string, cell: string, from: string, s: CellEvalSettings, say?: (line: string) => void): Promise<CellEval> {
   const t0 = performance.now();
   const seeds = Array.from({ length: s.ditherSeeds }, (_, i) => i + 1);
   const source = movingMnistSource({ seed: EVAL_DATA_SEED });
   const index = scoredFrame(s) - 1;
   const critic = lm.model.config.critic ?? DEFAULT_JUDGE_CRITIC;
   const r: EvalResult = await evaluate(lm.model, source, {
-    samples: s.samples, split: s.heldOut === undefined ? 'test' : 'train', first: s.heldOut ?? 0, ditherSeeds: seeds, batch: s.batch, onSeed,
+    samples: s.samples, split: s.heldOut === undefined ? 'test' : 'train', first: s.heldOut ?? 0, ditherSeeds: seeds, batch: s.batch, ...(say ? evalLines(seeds.length, say) : {}),
     // Judges for the scored frame only (and its joint judge over the frames up to it).
     ...(s.judgeSteps > 0 ? { judge: { widths: critic.widths, spectralNorm: critic.spectralNorm, ...(critic.jointWidths ? { jointWidths: critic.jointWidths } : {}), steps: s.judgeSteps, batch: JUDGE_BATCH, seed: JUDGE_SEED, optimizer: JUDGE_ADAM }, judgeFrames: [index + 1] } : {}),
   });

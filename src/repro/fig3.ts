@@ -11,7 +11,7 @@ import { evaluate } from '../eval/evaluate.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
 import type { LoadedModel } from '../models/model-file.ts';
 import { presets } from '../train/presets.ts';
-import { EVAL_DATA_SEED, seedStat, type SeedStat } from './cell-eval.ts';
+import { EVAL_DATA_SEED, evalLines, seedStat, type SeedStat } from './cell-eval.ts';
 import type { ChartSpec } from './chart.ts';
 import type { Table1Cell, TableRate } from './table1.ts';
 
@@ -59,11 +59,11 @@ export interface FramesEvalSettings {
   batch: number;
 }
 
-/** Every decoder's per-pixel MSE of every frame on the MovingMNIST test split (as Table 1 scores frame 2), per dither seed and over them. */
-export async function evaluateFrames(lm: LoadedModel, job: string, cell: string, from: string, s: FramesEvalSettings, onSeed?: (seed: number) => void): Promise<FramesEval> {
+/** Every decoder's per-pixel MSE of every frame on the MovingMNIST test split (as Table 1 scores frame 2), per dither seed and over them (progress lines to `say`). */
+export async function evaluateFrames(lm: LoadedModel, job: string, cell: string, from: string, s: FramesEvalSettings, say?: (line: string) => void): Promise<FramesEval> {
   const t0 = performance.now();
   const seeds = Array.from({ length: s.ditherSeeds }, (_, i) => i + 1);
-  const r = await evaluate(lm.model, movingMnistSource({ seed: EVAL_DATA_SEED }), { samples: s.samples, split: 'test', ditherSeeds: seeds, batch: s.batch, onSeed });
+  const r = await evaluate(lm.model, movingMnistSource({ seed: EVAL_DATA_SEED }), { samples: s.samples, split: 'test', ditherSeeds: seeds, batch: s.batch, ...(say ? evalLines(seeds.length, say) : {}) });
   return {
     job, cell, model: { from, id: lm.id, sha256: lm.sha256 }, source: r.source, split: 'test', samples: s.samples, dither_seeds: seeds,
     frames: r.frames.map((f) => ({ frame: f.frame, rate: f.rate, mse: Object.fromEntries(Object.entries(f.decoders).map(([d, v]) => [d, seedStat(v!.mse.values)])) })),

@@ -154,7 +154,7 @@ export async function runFig3(o: FigureOptions): Promise<number> {
     async run(job, cell, jobSay) {
       const { lm, from } = await cellModel(o, cell);
       try {
-        const r = await evaluateFrames(lm, job.id, cell.name, from, settings, (s) => jobSay(`dither seed ${s}/${o.ditherSeeds} done`));
+        const r = await evaluateFrames(lm, job.id, cell.name, from, settings, jobSay);
         mkdirSync(join(o.runs, job.id), { recursive: true });
         writeFileAtomic(resultOf(cell), json(r));
       } finally {

@@ -83,7 +83,7 @@ async function runHere(o: Table1Options, p: Plan, job: Job, say: (l: string) => 
   const cell = p.cellOf.get(job.cell)!;
   const { lm, from } = await cellModel(o, cell);
   try {
-    const r = await evaluateCell(lm, job.id, cell.name, from, o.settings, (s) => say(`dither seed ${s}/${o.settings.ditherSeeds} done`));
+    const r = await evaluateCell(lm, job.id, cell.name, from, o.settings, say);
     mkdirSync(join(o.runs, job.id), { recursive: true });
     writeFileAtomic(join(o.runs, job.id, RESULT), jsonBytes(r));
     return 0;

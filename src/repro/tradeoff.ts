@@ -287,7 +287,7 @@ export async function runTradeoff(o: TradeoffOptions): Promise<{ code: number; t
     const lm = run ? await readModelFile(readFileOrFail(modelPath(run.id), `model of ${run.id}`), modelPath(run.id)) : await stage1Model(o, p.from);
     try {
       // Scored as Table 1 scores a cell, at the preset's frame.
-      if (run) write(job, await evaluateCell(lm, job.id, run.id, modelPath(run.id), p.settings, (seed) => jsay(`dither seed ${seed}/${o.ditherSeeds} done`)));
+      if (run) write(job, await evaluateCell(lm, job.id, run.id, modelPath(run.id), p.settings, jsay));
       else write(job, { job: job.id, model: { from: p.from, sha256: lm.sha256 }, samples: p.bound, frame: p.frame, bound: cellOtBound(lm, p.bound, p.frame) } satisfies OtResult);
       return 0;
     } finally {

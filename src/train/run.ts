@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
+import { formatSeconds } from '../duration.ts';
 import { evaluate, flatMetrics } from '../eval/evaluate.ts';
 import { disposeModel, encodeModelFile, readModelFile, sha256Hex, type Model } from '../models/model-file.ts';
 import { decodeParamsInto, encodeParams, fetchParams } from '../models/params.ts';
@@ -58,13 +59,6 @@ const trainingKey = (key: string) => JSON.stringify({ ...JSON.parse(key), steps:
  */
 const hardenedLater = (key: string, c: TrainConfig, step: number) =>
   c.stage === 'mse' && c.harden !== undefined && c.harden.at >= step && trainingKey(key) === trainingKey(resumeKey({ ...c, harden: undefined }));
-
-/** A duration as 12m05s, or 2h07m from an hour on. */
-export function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60);
-  return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
-}
 
 function progressBar(preset: string, step: number, total: number, stepsPerS: number, batch: number, losses: Losses): string {
   const width = 24;
