@@ -101,6 +101,12 @@ test('an evaluation reports its progress: the sequences scored batch by batch, t
   report.onSeed(1);
   assert.match(lines[0]!, /^dither seed 1\/2: judges trained 1\/3 steps, ETA \d+m\d\ds$/);
   assert.deepEqual(lines.slice(1), ['dither seed 1/2: judges trained 3/3 steps', 'LAST dither seed 1/2 done']);
+  // Thinned (a log): the first line, then none within the interval, but always a seed's end.
+  const thin: string[] = [];
+  const slow = evalProgress(2, (line) => thin.push(line), 60_000);
+  for (const done of [1, 2, 3]) slow.onProgress({ seed: 2, phase: 'scoring', done, total: 3 });
+  slow.onSeed(2);
+  assert.deepEqual(thin.map((l) => l.replace(/, ETA .*/, '')), ['dither seed 2/2: scored 1/3 sequences', 'dither seed 2/2 done']);
 });
 
 test('rdpv eval --json prints a CompressAI-style results file; a missing model file is one line and exit 2', async () => {

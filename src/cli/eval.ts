@@ -110,8 +110,8 @@ export default {
         return Number(w);
       });
       // On a terminal the line is rewritten in place; otherwise one every 30 s, and each seed's end.
-      const bar = progress(30_000);
-      const report = evalProgress(seeds.length, (line, last) => (last ? (bar.done(), console.error(line)) : bar.say(line)));
+      const bar = progress();
+      const report = evalProgress(seeds.length, (line, last) => (last ? (bar.done(), console.error(line)) : bar.say(line)), process.stderr.isTTY ? 0 : 30_000);
       const result = await evaluate(lm.model, source, {
         samples: values.samples, split: values.split, first: values.first, ditherSeeds: seeds, batch: values.batch,
         ...(values['judge-steps'] > 0 ? { judge: { ...critic, ...(jointWidths ? { jointWidths } : {}), steps: values['judge-steps'], batch: 32, seed: 1000 + values.seed, optimizer: JUDGE_ADAM } } : {}),

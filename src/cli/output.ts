@@ -145,23 +145,16 @@ export function stdoutFailure(): string | undefined {
   return `cannot write to standard output: ${words(stdoutError)}`;
 }
 
-/**
- * Progress on stderr: rewritten in place on a terminal, else one line per call, or at most one
- * every `everyMs` (a log or a pipe of a long job wants a line now and then, not every step).
- */
-export function progress(everyMs = 0): { say(line: string): void; done(): void } {
+/** Progress on stderr: rewritten in place on a terminal, else one line per call. */
+export function progress(): { say(line: string): void; done(): void } {
   const tty = process.stderr.isTTY === true;
   let open = false;
-  let said = -Infinity;
   return {
     say(line) {
       if (tty) {
         process.stderr.write(`\r${line}\x1b[K`);
         open = true;
-      } else if (performance.now() - said >= everyMs) {
-        console.error(line);
-        said = performance.now();
-      }
+      } else console.error(line);
     },
     done() {
       if (open) process.stderr.write('\n');

@@ -77,22 +77,24 @@ export type EvalReport = Pick<EvalOptions, 'onProgress' | 'onSeed'>;
 
 /**
  * Progress lines for an evaluation: each seed's scoring, then its judges' training (the long
- * part), with an ETA from the phase's own pace. Every line goes to `say`; a seed's closing line
- * has `last` set (a caller that thins its lines keeps those).
+ * part), with an ETA from the phase's own pace. A seed's closing line goes to `say` with `last`
+ * set; the others at most one every `everyMs` (a log wants a line now and then, not every step).
  */
-export function evalProgress(seeds: number, say: (line: string, last: boolean) => void): Required<EvalReport> {
-  let [phase, start, last] = ['', performance.now(), performance.now()];
+export function evalProgress(seeds: number, say: (line: string, last: boolean) => void, everyMs = 0): Required<EvalReport> {
+  let [phase, start, last, said] = ['', performance.now(), performance.now(), -Infinity];
   return {
     onProgress(p) {
       const now = performance.now();
       if (`${p.seed} ${p.phase}` !== phase) [phase, start] = [`${p.seed} ${p.phase}`, last];
       last = now;
+      if (now - said < everyMs) return;
+      said = now;
       const eta = p.done < p.total ? `, ETA ${formatSeconds(((now - start) / 1000 / p.done) * (p.total - p.done))}` : '';
       say(`dither seed ${p.seed}/${seeds}: ${p.phase === 'scoring' ? `scored ${p.done}/${p.total} sequences` : `judges trained ${p.done}/${p.total} steps`}${eta}`, false);
     },
     onSeed(seed) {
       say(`dither seed ${seed}/${seeds} done`, true);
-      last = performance.now();
+      last = said = performance.now();
     },
   };
 }

@@ -106,14 +106,7 @@ export function cellOtBound(lm: LoadedModel, samples: number, frame: number): Ce
 }
 
 /** A job's evaluation progress as log lines: each seed's end, and a line at most every 30 s between. */
-export function evalLines(seeds: number, say: (line: string) => void): EvalReport {
-  let said = performance.now();
-  return evalProgress(seeds, (line, last) => {
-    if (!last && performance.now() - said < 30_000) return;
-    say(line);
-    said = performance.now();
-  });
-}
+export const evalLines = (seeds: number, say: (line: string) => void): EvalReport => evalProgress(seeds, say, 30_000);
 
 /** Score one cell's model (progress lines to `say`). */
 export async function evaluateCell(lm: LoadedModel, job: string, cell: string, from: string, s: CellEvalSettings, say?: (line: string) => void): Promise<CellEval> {
