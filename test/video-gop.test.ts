@@ -10,7 +10,8 @@ import { frameOf } from '../src/data/source.ts';
 import { DECODER_NAMES } from '../src/models/decoders.ts';
 import type { GopModel } from '../src/models/gop.ts';
 import { readModelFile, type LoadedModel } from '../src/models/model-file.ts';
-import { presets } from '../src/train/presets.ts';
+import { GopTrainer } from '../src/train/gop-trainer.ts';
+import { presets, sourceFor } from '../src/train/presets.ts';
 import { MODEL, runTraining } from '../src/train/run.ts';
 import { compress, decompress } from '../src/video/codec.ts';
 import { decodeGop, encodeGop, fileDithers, frameOf as gopFrameOf } from '../src/video/gop.ts';
@@ -54,6 +55,31 @@ test('the perception stage keeps the encoder side and MMSE decoder of every fram
   assert.deepEqual(Object.keys(p(after, 1).decoders).sort(), ['fmd', 'jd', 'mmse']);
   assert.ok(p(after, 1).decoders.jd!.context.blocks.b0!.w.shape[2] === 3, 'the frame-3 jd decoder reads the prediction and its two past outputs');
   assert.deepEqual(p(after, 0).decoders.jd!.decoder.out.w.dataSync(), p(before, 0).decoders.jd!.decoder.out.w.dataSync(), 'frame 2 is frozen while frame 3 trains');
+});
+
+test('frame 3 starts as frame 2: stage 1 its encoder and MMSE decoder, stage 2 its perception decoders, the JD one reading its newest past where frame 2 read it', () => {
+  const started = (preset: string, from: string) => {
+    const t = new GopTrainer(presets[preset]!, sourceFor(presets[preset]!));
+    t.start(models[from]!.model);
+    return t.model();
+  };
+  const same = (a: tf.Tensor, b: tf.Tensor, what: string) => assert.deepEqual(a.dataSync(), b.dataSync(), what);
+  const gop2 = models['tiny-pframe-12-12-perception']!.model as GopModel;
+  const s1 = started('tiny-pframe-12-12-12-mse', 'tiny-pframe-12-12-perception');
+  same(s1.pframes[1]!.enc!.content!.latent.w, gop2.pframes[0]!.enc!.content!.latent.w, 'encoder');
+  same(s1.pframes[1]!.decoders.mmse!.decoder.out.w, gop2.pframes[0]!.decoders.mmse!.decoder.out.w, 'MMSE decoder');
+  const gop3 = models['tiny-pframe-12-12-12-mse']!.model as GopModel;
+  const s2 = started('tiny-pframe-12-12-12-perception', 'tiny-pframe-12-12-12-mse');
+  same(s2.pframes[1]!.decoders.fmd!.decoder.out.w, gop3.pframes[0]!.decoders.fmd!.decoder.out.w, '0-PLF-FMD decoder');
+  // Frame 2's JD context conv reads [prediction, frame 1]; frame 3's [prediction, frame 1, frame 2].
+  const [was, now] = [gop3.pframes[0]!.decoders.jd!.context.blocks.b0!.w, s2.pframes[1]!.decoders.jd!.context.blocks.b0!.w];
+  const [pred, newest] = tf.split(was, 2, 2);
+  const [pred3, older, newest3] = tf.split(now, 3, 2);
+  same(pred3!, pred!, 'the prediction channel');
+  same(newest3!, newest!, 'the newest past frame');
+  assert.ok(older!.dataSync().every((v) => v === 0), 'the older past frame starts unread');
+  assert.throws(() => new GopTrainer({ ...presets['tiny-pframe-12-12-mse']!, fromPreviousFrame: true }, sourceFor(presets['tiny-mse']!)).start(models['tiny-perception']!.model),
+    (e: Error) => e instanceof UserError && /fromPreviousFrame: frame 2 needs a previous P-frame at its rate \(12 bits\), got none/.test(e.message));
 });
 
 for (const name of ['tiny-pframe-inf-2-perception', 'tiny-pframe-12-12-perception', 'tiny-pframe-12-12-12-perception', 'tiny-pframe-12-inf-inf-perception', 'tiny-pframe-12-12-warped-perception']) {

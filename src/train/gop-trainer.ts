@@ -37,15 +37,22 @@ const mse = (a: tf.Tensor, b: tf.Tensor) => tf.mean(tf.squaredDifference(a, b)) 
 
 /**
  * Copy `src` into `dst` where shapes match; a weight that differs only in its input channels
- * (the jd decoder's first context conv reads its past outputs too) gets src's weights for the
- * first channels and zeros for the rest, so the new decoder starts as the MMSE decoder.
+ * (a 0-PLF-JD decoder reads its past outputs as its last channels, one more each frame) gets
+ * src's weights with zeros inserted before src's last `past` channels, so the new decoder starts
+ * as src: the MMSE decoder (past 0), or the previous frame's JD decoder (its past frames, which
+ * stay the most recent ones).
  */
-function copyWidening(dst: ParamTree, src: ParamTree): void {
+function copyWidening(dst: ParamTree, src: ParamTree, past: number): void {
   const from = new Map(flattenParams(src));
   for (const [name, v] of flattenParams(dst)) {
     const s = from.get(name)!;
     if (s.shape.join() === v.shape.join()) v.assign(s);
-    else v.assign(tf.tidy(() => tf.concat([s, tf.zeros([...s.shape.slice(0, 2), v.shape[2]! - s.shape[2]!, s.shape[3]!])], 2)));
+    else {
+      v.assign(tf.tidy(() => {
+        const [own, old] = tf.split(s, [s.shape[2]! - past, past], 2);
+        return tf.concat([own!, tf.zeros([...s.shape.slice(0, 2), v.shape[2]! - s.shape[2]!, s.shape[3]!]), old!], 2);
+      }));
+    }
   }
 }
 
@@ -127,11 +134,25 @@ export class GopTrainer implements Trainer {
     } else if (m.iframe || this.k > 1 || (this.config.stage !== 'mse' && ownsEncoder)) {
       throw new UserError('this preset starts from a trained model: set its `from`');
     }
-    // The new perception decoders start as the MMSE decoder (at rate inf there is none: fresh weights).
-    if (this.config.stage === 'perception' && ownsEncoder) {
+    const prev = this.config.fromPreviousFrame ? this.previousFrame() : undefined;
+    if (this.config.stage === 'mse') {
+      if (prev) for (const [d, s] of [[this.pos.enc!, prev.enc!], [this.pos.decoders.mmse!, prev.decoders.mmse!]] as const) copyParams(d, s);
+    } else if (prev) {
+      // The previous frame's perception decoders: the same task one frame on.
+      if (ownsEncoder) copyParams(this.pos.decoders.fmd!, prev.decoders.fmd!);
+      copyWidening(this.pos.decoders.jd!, prev.decoders.jd!, this.k - 1);
+    } else if (ownsEncoder) {
+      // The new perception decoders start as the MMSE decoder (at rate inf there is none: fresh weights).
       copyParams(this.pos.decoders.fmd!, this.pos.decoders.mmse!);
-      copyWidening(this.pos.decoders.jd!, this.pos.decoders.mmse!);
+      copyWidening(this.pos.decoders.jd!, this.pos.decoders.mmse!, 0);
     }
+  }
+
+  /** The frozen position before this one, checked to share its rate (fromPreviousFrame). */
+  private previousFrame(): PFramePosition {
+    const rates = (this.config.model as GopModelConfig).rates;
+    if (this.k < 2 || rates[this.k] !== rates[this.k - 1]) throw new UserError(`fromPreviousFrame: frame ${this.k + 1} needs a previous P-frame at its rate (${rates[this.k]} bits), got ${this.k < 2 ? 'none' : `${rates[this.k - 1]} bits`}`);
+    return this.m.pframes[this.k - 2]!;
   }
 
   /** This replica's rows of step `step`'s batch, frame by frame. */
