@@ -76,8 +76,10 @@ export class GopTrainer implements Trainer {
     const perception = config.stage === 'perception';
     if (inf && !perception) throw new UserError(`frame ${frame} is at rate inf: it has no MSE stage (the decoder receives the frame), only a perception stage`);
     this.trained = inf ? ['jd'] : ['fmd', 'jd'];
-    const m: GopModel = { config: perception ? { ...c, critic: config.critic } : c, pframes: [] };
-    if (c.iframe) m.iframe = initIFrameModel(c.iframe, config.seed, c.iframe.critic ? ['mmse', 'fmd'] : ['mmse']);
+    // The frozen I-frame's critic is neither trained nor read here, and a shipped model has none.
+    const iframe = c.iframe && { ...c.iframe, critic: undefined };
+    const m: GopModel = { config: { ...c, iframe, ...(perception ? { critic: config.critic } : {}) }, pframes: [] };
+    if (c.iframe) m.iframe = initIFrameModel(iframe!, config.seed, c.iframe.critic ? ['mmse', 'fmd'] : ['mmse']);
     // Earlier positions are frozen and loaded by start(); they carry every decoder (jd's past outputs need theirs).
     for (let f = 2; f < frame; f++) m.pframes.push(initPosition(c, f, config.seed, ['mmse', 'fmd', 'jd']));
     this.pos = initPosition(c, frame, config.seed, perception ? ['mmse', 'fmd', 'jd'] : ['mmse']);
