@@ -83,6 +83,18 @@ test('perception stage keeps the encoder bit-identical, trains a new decoder and
   assert.ok(Number.isFinite(result.metrics!.fmd_critic_w1) && Number.isFinite(result.metrics!.mmse_critic_w1));
 });
 
+test('off a terminal, the final evaluation reports its scoring and its judges\' training as plain lines', async () => {
+  const root = tmp();
+  await run('tiny-mse', join(root, 'tiny-mse'), { steps: 2 });
+  const lines: string[] = [];
+  const r = await runTraining({ preset: 'tiny-perception', config: { ...presets['tiny-perception']!, steps: 2 }, out: join(root, 'tiny-perception'), resume: false, say: (l) => lines.push(l), progressSeconds: 1e-6 });
+  assert.equal(r.exitCode, 0);
+  const evalLines = lines.filter((l) => l.startsWith('tiny-perception: final evaluation: '));
+  assert.ok(evalLines.some((l) => /dither seed 1\/1: scored \d+\/8 sequences/.test(l)), evalLines.join('\n'));
+  assert.ok(evalLines.some((l) => /dither seed 1\/1: judges trained \d+\/\d+ steps/.test(l)), evalLines.join('\n'));
+  assert.equal(evalLines.at(-1), 'tiny-perception: final evaluation: dither seed 1/1 done');
+});
+
 test('a checkpoint from another configuration is not resumed', async () => {
   const out = join(tmp(), 'x');
   await run('tiny-mse', out, { steps: 1 });

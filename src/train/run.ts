@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { formatSeconds } from '../duration.ts';
-import { evaluate, flatMetrics } from '../eval/evaluate.ts';
+import { evalProgress, evaluate, flatMetrics } from '../eval/evaluate.ts';
 import { disposeModel, encodeModelFile, readModelFile, sha256Hex, type Model } from '../models/model-file.ts';
 import { decodeParamsInto, encodeParams, fetchParams } from '../models/params.ts';
 import { withDataChecksum } from '../models/tensor-file.ts';
@@ -205,8 +205,12 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
   }
 
   // A GOP stage's judges score the frame it trained; the frames before it were judged by their own runs.
+  // The final evaluation's judges train for minutes (a GOP-3 stage: half an hour on one core).
+  const evalLine = (line: string) => `${o.preset}: final evaluation: ${line}`;
+  const report = tty ? evalProgress(1, (line, last) => process.stderr.write(`\r${evalLine(line)}\x1b[K${last ? '\n' : ''}`))
+    : every > 0 ? evalProgress(1, (line) => say(evalLine(line)), every) : {};
   const metrics = flatMetrics(await evaluate(trainer.model(), source, {
-    samples: c.evalSamples, ditherSeeds: [c.seed], batch: c.batch,
+    ...report, samples: c.evalSamples, ditherSeeds: [c.seed], batch: c.batch,
     ...(c.judgeSteps > 0 ? { judge: { ...c.critic, steps: c.judgeSteps, batch: c.batch, seed: c.seed + JUDGE_SEED, optimizer: c.criticOptimizer } } : {}),
     ...(c.frame !== undefined ? { judgeFrames: [c.frame] } : {}),
   }));
