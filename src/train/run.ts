@@ -204,11 +204,11 @@ export async function runTraining(o: RunOptions): Promise<RunResult> {
     await trainer.close?.();
   }
 
-  // A GOP stage's judges score the frame it trained; the frames before it were judged by their own runs.
   // The final evaluation's judges train for minutes (a GOP-3 stage: half an hour on one core).
   const evalLine = (line: string) => `${o.preset}: final evaluation: ${line}`;
   const report = tty ? evalProgress(1, (line, last) => process.stderr.write(`\r${evalLine(line)}\x1b[K${last ? '\n' : ''}`))
     : every > 0 ? evalProgress(1, (line) => say(evalLine(line)), every) : {};
+  // A GOP stage's judges score the frame it trained; the frames before it were judged by their own runs.
   const metrics = flatMetrics(await evaluate(trainer.model(), source, {
     ...report, samples: c.evalSamples, ditherSeeds: [c.seed], batch: c.batch,
     ...(c.judgeSteps > 0 ? { judge: { ...c.critic, steps: c.judgeSteps, batch: c.batch, seed: c.seed + JUDGE_SEED, optimizer: c.criticOptimizer } } : {}),
