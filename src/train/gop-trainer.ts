@@ -138,7 +138,10 @@ export class GopTrainer implements Trainer {
     }
     const prev = this.config.fromPreviousFrame ? this.previousFrame() : undefined;
     if (this.config.stage === 'mse') {
-      if (prev) for (const [d, s] of [[this.pos.enc!, prev.enc!], [this.pos.decoders.mmse!, prev.decoders.mmse!]] as const) copyParams(d, s);
+      if (prev) {
+        copyParams(this.pos.enc!, prev.enc!);
+        copyParams(this.pos.decoders.mmse!, prev.decoders.mmse!);
+      }
     } else if (prev) {
       // The previous frame's perception decoders: the same task one frame on.
       if (ownsEncoder) copyParams(this.pos.decoders.fmd!, prev.decoders.fmd!);
