@@ -13,6 +13,7 @@ import { DECODER_NAMES } from '../src/models/decoders.ts';
 import { decode, encode, iframeConfigFor, initIFrameModel, type IFrameModelConfig } from '../src/models/iframe.ts';
 import { trainCtx } from '../src/models/layers.ts';
 import { Adam } from '../src/optim/adam.ts';
+import { scaleSpaceWarp } from '../src/models/warp.ts';
 import { Rng } from '../src/rng.ts';
 import { presets } from '../src/train/presets.ts';
 import { compress, decompress, videoCodec } from '../src/video/codec.ts';
@@ -75,6 +76,22 @@ test('a training step of the I-frame codec gives the same gradients on webgpu as
   const scale = Math.max(...grads.map((g) => Math.max(...g.map(Math.abs))));
   grads.forEach((g, i) => assertClose(got[i + 1]!, g, 1e-4 * scale, `gradient ${i}`));
   assert.equal(got.at(-1)![0], 1, 'Adam counted its step on the device');
+});
+
+test('the scale-space warp and its gradients on webgpu equal wasm at 64 frames of 64x64 (a 2-D UnsortedSegmentSum dispatched past the 65535-workgroup limit there)', { skip, timeout: 600_000 }, async () => {
+  const [b, h, w] = [64, 64, 64];
+  const rng = new Rng(8);
+  const ref = Float32Array.from({ length: b * h * w }, () => rng.uniform());
+  // Flows of up to 3 pixels and depths past both ends, so border clamps and the depth clamp are hit.
+  const field = Float32Array.from({ length: b * h * w * 3 }, (_, i) => (i % 3 === 2 ? rng.uniform() * 1.4 - 0.2 : ((rng.uniform() - 0.5) * 12) / w));
+  const dy = Float32Array.from({ length: b * h * w }, () => rng.uniform() - 0.5);
+  const warp = (): tf.Tensor[] => {
+    const [r, f] = [tf.tensor4d(ref, [b, h, w, 1]), tf.tensor4d(field, [b, h, w, 3])];
+    const { value, grads } = tf.valueAndGrads((rr: tf.Tensor, ff: tf.Tensor) => scaleSpaceWarp(rr as tf.Tensor4D, ff as tf.Tensor4D))([r, f], tf.tensor4d(dy, [b, h, w, 1]));
+    return [value, ...grads];
+  };
+  const [want, got] = [await on('wasm', warp), await on('webgpu', warp)];
+  ['output', 'd ref', 'd field'].forEach((what, i) => assertClose(got[i]!, want[i]!, 1e-4, what));
 });
 
 test('rdpv train --backend webgpu trains a preset end to end (steps, checkpoints, the final evaluation) to the scores of wasm', { skip, timeout: 600_000 }, async () => {

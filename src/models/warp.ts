@@ -9,7 +9,7 @@
  * and the tape refuses the int32 "gradient" that Gather reports for its indices, so plain
  * autodiff of an op composition throws. Where the backend has the fused kernels of
  * src/engine/wasm-warp.ts (wasm) they run; elsewhere the same maths as tfjs-core ops (one
- * gather forward, one UnsortedSegmentSum backward), which run on any backend but are ~15x
+ * gather forward, one ScatterNd backward), which run on any backend but are ~15x
  * slower on wasm (numbers in wasm-warp.ts). The gradient is first order only: nothing
  * differentiates through the warp twice.
  */
@@ -124,8 +124,10 @@ function sampleBackward(dy: tf.Tensor4D, vol: tf.Tensor4D, field: tf.Tensor4D): 
   const [g00, g01, g10, g11] = tf.unstack(g) as tf.Tensor4D[];
   // d out / d V, V the bilinear sample of both levels: (1 - s) on the sharp half, s on the blurred.
   const dV = tf.concat([tf.mul(dy, tf.sub(1, sp.s)), tf.mul(dy, sp.s)], 3);
-  // Each corner receives its weight times dV; corners that share a row are summed.
-  const dvol = tf.unsortedSegmentSum(tf.reshape(tf.mul(sp.weights, dV), [-1, c2]), sp.index, b * h * w);
+  // Each corner receives its weight times dV; corners that share a row are summed. ScatterNd, not
+  // UnsortedSegmentSum: that one is quadratic on cpu and on webgpu first transposes the rows into a
+  // dispatch of rows / 16 workgroups, over WebGPU's 65535 from 64 frames of 64x64 on.
+  const dvol = tf.scatterND(tf.reshape(sp.index, [-1, 1]), tf.reshape(tf.mul(sp.weights, dV), [-1, c2]), [b * h * w, c2]);
   const v = tf.sum(tf.mul(g, sp.weights), 0) as tf.Tensor4D;
   const [sharp, blurred] = tf.split(v, [c, c], 3);
   const ds = tf.mul(tf.sum(tf.mul(dy, tf.sub(blurred!, sharp!)), 3, true), sp.inS);
