@@ -1,18 +1,19 @@
-import { getKernel, type KernelBackend, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { getKernel, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 /**
- * Runs a backend's own registered kernels (wasm's by default) inside one of our kernels. Calling
+ * Runs the wasm backend's own registered kernels inside one of our kernels. Calling
  * `kernelFunc` directly (not high-level ops) keeps the work off the autodiff tape and out
  * of the engine's bookkeeping, so every intermediate must be freed here by hand.
  */
-export class KernelScope<B extends KernelBackend = KernelBackend> {
-  protected readonly made: TensorInfo[] = [];
+export class WasmScope {
+  private readonly made: TensorInfo[] = [];
 
-  constructor(readonly backend: B, readonly backendName = 'wasm') {}
+  constructor(readonly backend: BackendWasm) {}
 
   run(kernelName: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
-    const kernel = getKernel(kernelName, this.backendName);
-    if (kernel === undefined) throw new Error(`${this.backendName} kernel ${kernelName} is not registered`);
+    const kernel = getKernel(kernelName, 'wasm');
+    if (kernel === undefined) throw new Error(`wasm kernel ${kernelName} is not registered`);
     const out = kernel.kernelFunc({ inputs, backend: this.backend, attrs }) as TensorInfo;
     this.made.push(out);
     return out;
@@ -28,6 +29,12 @@ export class KernelScope<B extends KernelBackend = KernelBackend> {
 
   slice(x: TensorInfo, begin: number[], size: number[]): TensorInfo {
     return this.run('Slice', { x }, { begin, size });
+  }
+
+  constant(shape: number[], values: Float32Array): TensorInfo {
+    const out = this.backend.makeOutput(shape, 'float32', undefined, values);
+    this.made.push(out);
+    return out;
   }
 
   zeros(shape: number[]): TensorInfo {
