@@ -8,7 +8,8 @@ import { readRdpv } from '../src/codec/container.ts';
 import { movingMnistBatch } from '../src/data/moving-mnist.ts';
 import { frameOf } from '../src/data/source.ts';
 import { DECODER_NAMES } from '../src/models/decoders.ts';
-import type { GopModel } from '../src/models/gop.ts';
+import type { GopModel, GopModelConfig } from '../src/models/gop.ts';
+import type { RateName } from '../src/codec/rates.ts';
 import { readModelFile, type LoadedModel } from '../src/models/model-file.ts';
 import { GopTrainer } from '../src/train/gop-trainer.ts';
 import { presets, sourceFor } from '../src/train/presets.ts';
@@ -80,6 +81,25 @@ test('frame 3 starts as frame 2: stage 1 its encoder and MMSE decoder, stage 2 i
   assert.ok(older!.dataSync().every((v) => v === 0), 'the older past frame starts unread');
   assert.throws(() => new GopTrainer({ ...presets['tiny-pframe-12-12-mse']!, fromPreviousFrame: true }, sourceFor(presets['tiny-mse']!)).start(models['tiny-perception']!.model),
     (e: Error) => e instanceof UserError && /fromPreviousFrame: frame 2 needs a previous P-frame at its rate \(12 bits\), got none/.test(e.message));
+});
+
+test('a P-frame at another rate starts stage 1 from its neighbour\'s frame: shared weights as they are, latent weights cut to its latents (the first of each (zq, u) half)', () => {
+  const gop = models['tiny-pframe-12-12-perception']!.model as GopModel;
+  const base = presets['tiny-pframe-12-12-mse']!;
+  const config = { ...base, model: { ...(base.model as GopModelConfig), rates: ['12', '4'] as RateName[] }, fromOtherRate: true };
+  const t = new GopTrainer(config, sourceFor(config));
+  t.start(gop);
+  const [src, dst] = [gop.pframes[0]!, t.model().pframes[0]!];
+  const same = (a: tf.Tensor, b: tf.Tensor, what: string) => assert.deepEqual(a.dataSync(), b.dataSync(), what);
+  assert.deepEqual([src.net.motion!.dims, dst.net.motion!.dims, src.net.content!.dims, dst.net.content!.dims], [6, 2, 6, 2]);
+  same(dst.enc!.motion.blocks.b0!.w, src.enc!.motion.blocks.b0!.w, 'a conv before the latent');
+  same(dst.enc!.content!.latent.w, tf.slice(src.enc!.content!.latent.w, [0, 0], [-1, 2]), 'the content latent: its first 2 of 6');
+  // The flow decoder reads (zq, u) of the 6 motion latents: rows 0-1 and 6-7 carry on.
+  const w = src.enc!.flow.latent.w;
+  same(dst.enc!.flow.latent.w, tf.concat([tf.slice(w, [0, 0], [2, -1]), tf.slice(w, [6, 0], [2, -1])]), 'the flow decoder\'s latent input');
+  same(dst.decoders.mmse!.decoder.out.w, src.decoders.mmse!.decoder.out.w, 'the MMSE decoder\'s output conv');
+  assert.throws(() => new GopTrainer(config, sourceFor(config)).start(models['tiny-perception']!.model),
+    (e: Error) => e instanceof UserError && /fromOtherRate: the model to start from has no trained frame 2/.test(e.message));
 });
 
 for (const name of ['tiny-pframe-inf-2-perception', 'tiny-pframe-12-12-perception', 'tiny-pframe-12-12-12-perception', 'tiny-pframe-12-inf-inf-perception', 'tiny-pframe-12-12-warped-perception']) {

@@ -56,6 +56,28 @@ function copyWidening(dst: ParamTree, src: ParamTree, past: number): void {
   }
 }
 
+/**
+ * Copy `src`, trained at another rate, into `dst`. An axis of `ds` latents becomes `dd` (the first
+ * ones kept); an axis of 2 ds, a latent decoder's input (zq, u), keeps the first dd of each half.
+ * Any other shape must match. A weight src lacks stays as initialised.
+ */
+function copyOtherRate(dst: ParamTree | undefined, src: ParamTree | undefined, ds: number, dd: number): void {
+  if (!dst || !src) return;
+  const from = new Map(flattenParams(src));
+  for (const [name, v] of flattenParams(dst)) {
+    const s = from.get(name);
+    if (!s) continue;
+    v.assign(tf.tidy(() => v.shape.reduce<tf.Tensor>((t, n, axis) => {
+      const m = t.shape[axis]!;
+      const take = (at: number, size: number) => tf.slice(t, t.shape.map((_, a) => (a === axis ? at : 0)), t.shape.map((k, a) => (a === axis ? size : k)));
+      if (m === n) return t;
+      if (m === ds && n === dd) return take(0, dd);
+      if (m === 2 * ds && n === 2 * dd) return tf.concat([take(0, dd), take(ds, dd)], axis);
+      throw new UserError(`fromOtherRate: weight '${name}' has shape [${s.shape}] in the model to start from and [${v.shape}] here`);
+    }, s)));
+  }
+}
+
 export class GopTrainer implements Trainer {
   readonly m: GopModel;
   /** 0-based index of the trained frame; pframes[k - 1] is its position. */
@@ -141,7 +163,7 @@ export class GopTrainer implements Trainer {
       if (prev) {
         copyParams(this.pos.enc!, prev.enc!);
         copyParams(this.pos.decoders.mmse!, prev.decoders.mmse!);
-      }
+      } else if (this.config.fromOtherRate) this.fromOtherRate(from);
     } else if (prev) {
       // The previous frame's perception decoders: the same task one frame on.
       if (ownsEncoder) copyParams(this.pos.decoders.fmd!, prev.decoders.fmd!);
@@ -151,6 +173,19 @@ export class GopTrainer implements Trainer {
       copyParams(this.pos.decoders.fmd!, this.pos.decoders.mmse!);
       copyWidening(this.pos.decoders.jd!, this.pos.decoders.mmse!, 0);
     }
+  }
+
+  /** Stage 1 of this frame from the same frame of `from`, a GOP model at another rate (fromOtherRate). */
+  private fromOtherRate(from: Model | undefined): void {
+    const src = from?.config.kind === 'gop' ? (from as GopModel).pframes[this.k - 1] : undefined;
+    if (!src?.enc || !src.decoders.mmse) throw new UserError(`fromOtherRate: the model to start from has no trained frame ${this.k + 1} (a GOP model with its encoder and MMSE decoder)`);
+    const [ms, cs] = [src.net.motion?.dims ?? 0, src.net.content?.dims ?? 0];
+    const [md, cd] = [this.pos.net.motion?.dims ?? 0, this.pos.net.content?.dims ?? 0];
+    const enc = this.pos.enc!;
+    copyOtherRate(enc.motion, src.enc.motion, ms, md);
+    copyOtherRate(enc.flow, src.enc.flow, ms, md);
+    copyOtherRate(enc.content, src.enc.content, cs, cd);
+    copyOtherRate(this.pos.decoders.mmse, src.decoders.mmse, cs, cd);
   }
 
   /** The frozen position before this one, checked to share its rate (fromPreviousFrame). */

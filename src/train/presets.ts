@@ -50,6 +50,11 @@ export interface TrainConfig {
    * fresh or as the MMSE decoder: stage 1 its encoder and MMSE decoder, stage 2 its perception decoders.
    */
   fromPreviousFrame?: boolean;
+  /**
+   * GOP models, a P-frame's MSE stage: its encoder and MMSE decoder start as the same frame of
+   * `from`, a GOP model trained at another rate (latent weights cut to this rate's size).
+   */
+  fromOtherRate?: boolean;
   /** Perception stage: the preset whose trained model (encoder, MMSE decoder) it starts from. */
   from?: string;
   checkpointEvery: number;
@@ -142,7 +147,7 @@ const SHIPPED_IFRAME: IFrameModelConfig = { kind: 'iframe', size: 64, widths: CP
 function pframeCell(name: string, rates: RateName[], iframe: { config: IFrameModelConfig; from: string } | undefined, widths: number[], critic: CriticSpec, mse: Pick<TrainConfig, 'batch' | 'steps'> & Partial<TrainConfig>, perception: Pick<TrainConfig, 'steps' | 'lambda' | 'judgeSteps' | 'criticPerDecoder'>): void {
   const frame = rates.length;
   const first = { ...base, model: { kind: 'gop', size: 64, rates, ...(iframe ? { iframe: iframe.config } : {}), pframeWidths: widths }, critic, frame, ...mse } satisfies TrainConfig;
-  const from = frame > 2 ? `${name.replace(/-[^-]+$/, '')}-perception` : iframe?.from;
+  const from = mse.from ?? (frame > 2 ? `${name.replace(/-[^-]+$/, '')}-perception` : iframe?.from);
   const second = { ...first, stage: 'perception', codecOptimizer: perceptionAdam, ...perception } satisfies TrainConfig;
   // At rate inf the frame is sent as is: no MSE stage, only the 0-PLF-JD decoder to train.
   if (rates.at(-1) === 'inf') {
@@ -156,11 +161,21 @@ function pframeCell(name: string, rates: RateName[], iframe: { config: IFrameMod
 // frame 2's trained parts (fromPreviousFrame) and are short: stage 1 continues at frame 2's final
 // learning rate (1e-4, already hardened). A fresh frame-3 stage 1 had reached a training-batch MSE
 // of 0.0081 after 12000 steps (docs/results/pframe.md, Training record).
+//
+// The other frame-2 cells start stage 1 from a trained neighbour of the same R1 (fromOtherRate):
+// 12-4 and 12-8 from 12-12, inf-1 and inf-3.17 from inf-2, a third of a fresh cell's steps with the
+// same schedule shape. A fresh cell costs about 10 core-hours (docs/repro.md).
+const NEIGHBOUR: Partial<Record<string, string>> = { 'inf-1': 'pframe-inf-2', 'inf-3.17': 'pframe-inf-2', '12-4': 'pframe-12-12', '12-8': 'pframe-12-12' };
 for (const rates of [['inf', '1'], ['inf', '2'], ['inf', '3.17'], ['12', '4'], ['12', '8'], ['12', '12'], ['12', 'inf'], ['12', '4', '4'], ['12', '8', '8'], ['12', '12', '12'], ['12', 'inf', 'inf']] as RateName[][]) {
   const later = rates.length > 2;
+  const neighbour = NEIGHBOUR[rates.join('-')];
+  const stage1: Pick<TrainConfig, 'batch' | 'steps'> & Partial<TrainConfig> = later
+    ? { batch: 32, steps: 1500, codecOptimizer: { ...codecAdam, lr: 1e-4 }, fromPreviousFrame: true, checkpointEvery: 100 }
+    : neighbour
+      ? { batch: 32, steps: 6000, lrDropAt: 4000, harden: { at: 5500, gain: 2 }, checkpointEvery: 250, from: `${neighbour}-perception`, fromOtherRate: true }
+      : { batch: 32, steps: 17000, lrDropAt: 12000, harden: { at: 16000, gain: 2 }, checkpointEvery: 250 };
   pframeCell(`pframe-${rates.join('-')}`, rates, rates[0] === 'inf' ? undefined : { config: SHIPPED_IFRAME, from: 'zoo:iframe-cpu-12' }, PFRAME_CPU_WIDTHS, { widths: [16, 32, 64, 128], spectralNorm: true },
-    later ? { batch: 32, steps: 1500, codecOptimizer: { ...codecAdam, lr: 1e-4 }, fromPreviousFrame: true, checkpointEvery: 100 } : { batch: 32, steps: 17000, lrDropAt: 12000, harden: { at: 16000, gain: 2 }, checkpointEvery: 250 },
-    { steps: later ? 1500 : 4500, lambda: 0.1, judgeSteps: 500, criticPerDecoder: 5 });
+    stage1, { steps: later ? 1500 : 4500, lambda: 0.1, judgeSteps: 500, criticPerDecoder: 5 });
 }
 // An experiment on the inf-2 cell, whose one motion bit collapsed (91% of sequences on one side):
 // the same cell with centred latents (GopModelConfig.centredLatents), to be compared on held-out
