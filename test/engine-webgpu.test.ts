@@ -14,6 +14,7 @@ import { decode, encode, iframeConfigFor, initIFrameModel, type IFrameModelConfi
 import { trainCtx } from '../src/models/layers.ts';
 import { Adam } from '../src/optim/adam.ts';
 import { scaleSpaceWarp } from '../src/models/warp.ts';
+import { reductionSplits, webgpuKernels } from '../src/engine/webgpu-conv.ts';
 import { Rng } from '../src/rng.ts';
 import { presets } from '../src/train/presets.ts';
 import { compress, decompress, videoCodec } from '../src/video/codec.ts';
@@ -76,6 +77,36 @@ test('a training step of the I-frame codec gives the same gradients on webgpu as
   const scale = Math.max(...grads.map((g) => Math.max(...g.map(Math.abs))));
   grads.forEach((g, i) => assertClose(got[i + 1]!, g, 1e-4 * scale, `gradient ${i}`));
   assert.equal(got.at(-1)![0], 1, 'Adam counted its step on the device');
+});
+
+test('the webgpu filter gradient splits its reduction to fill about 264 workgroups, keeping at least 256 rows a split', () => {
+  assert.equal(reductionSplits(256 * 16 * 16, 2 * 25), 6); // 50 output tiles: 6 x 50 = 300 workgroups
+  assert.equal(reductionSplits(256 * 16 * 16, 300), 1); // enough tiles already
+  assert.equal(reductionSplits(3 * 1024, 1), 12); // 12 splits of 256 rows, not 264
+  assert.equal(reductionSplits(100, 1), 1); // fewer than 256 rows
+});
+
+test('the filter gradient on webgpu (tiled products, the reduction split) equals wasm\'s for strided, padded, valid and large-batch convolutions', { skip, timeout: 600_000 }, async () => {
+  const cases: { x: [number, number, number, number]; f: [number, number, number, number]; stride: number; pad: 'same' | 'valid' }[] = [
+    { x: [3, 9, 7, 2], f: [5, 5, 2, 3], stride: 2, pad: 'same' },
+    { x: [2, 8, 8, 3], f: [3, 3, 3, 4], stride: 1, pad: 'valid' },
+    { x: [4, 16, 16, 8], f: [5, 5, 8, 16], stride: 2, pad: 'same' },
+    { x: [64, 32, 32, 4], f: [5, 5, 4, 8], stride: 1, pad: 'same' }, // 65,536 rows: split 256 ways
+    { x: [5, 24, 24, 3], f: [3, 3, 3, 4], stride: 1, pad: 'same' }, // 2,880 rows: 11 splits of 262, the last 260
+    { x: [2, 16, 16, 16], f: [3, 3, 16, 80], stride: 2, pad: 'same' }, // 144 x 80 weights: 3 x 2 output tiles
+  ];
+  const rng = new Rng(4);
+  const data = cases.map(({ x, f, stride, pad }) => {
+    const xs = Float32Array.from({ length: x.reduce((a, b) => a * b) }, () => rng.uniform() - 0.5);
+    const side = (n: number, k: number) => (pad === 'same' ? Math.ceil(n / stride) : Math.floor((n - k) / stride) + 1);
+    const out = [x[0], side(x[1], f[0]), side(x[2], f[1]), f[3]];
+    return { xs, dys: Float32Array.from({ length: out.reduce((a, b) => a * b) }, () => rng.uniform() - 0.5), out };
+  });
+  const grads = () => cases.map(({ x, f, stride, pad }, i) =>
+    tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(data[i]!.xs, x), dy: tf.tensor(data[i]!.dys, data[i]!.out) }, { strides: [stride, stride], pad, dataFormat: 'NHWC', filterShape: f }) as tf.Tensor);
+  const [want, got] = [await on('wasm', grads), await on('webgpu', grads)];
+  assert.equal(tf.getKernel('Conv2DBackpropFilter', 'webgpu')?.kernelFunc, webgpuKernels[0]!.kernelFunc, 'the kernel pack\'s, not the stock one');
+  want.forEach((w, i) => assertClose(got[i]!, w, 2e-5 * Math.max(...w.map(Math.abs)), `case ${i}`));
 });
 
 test('the scale-space warp and its gradients on webgpu equal wasm at 64 frames of 64x64 (a 2-D UnsortedSegmentSum dispatched past the 65535-workgroup limit there)', { skip, timeout: 600_000 }, async () => {

@@ -12,8 +12,8 @@ import { wasmWarpKernels } from './wasm-warp.ts';
 
 let registered = false;
 
-function replaceKernel(config: KernelConfig): void {
-  // Replaces the naive built-in wasm Conv2DBackpropInput, and the cpu kernels we fix.
+/** Replaces a backend's registered kernel (the naive built-in wasm Conv2DBackpropInput, the cpu kernels we fix, webgpu's filter gradient). */
+export function replaceKernel(config: KernelConfig): void {
   if (getKernel(config.kernelName, config.backendName) !== undefined) unregisterKernel(config.kernelName, config.backendName);
   registerKernel(config);
 }

@@ -6,7 +6,7 @@
 // contiguous runs ~0.3.
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { WasmScope } from './wasm-scope.ts';
+import { KernelScope } from './kernel-scope.ts';
 
 type Shape4 = [number, number, number, number];
 
@@ -109,9 +109,15 @@ export function flippedTaps(backend: BackendWasm, filter: TensorInfo, rows: TapR
   return out;
 }
 
-/** A WasmScope that also frees what these JS passes allocate. */
-export class HeapScope extends WasmScope {
+/** A KernelScope that also frees what these JS passes allocate. */
+export class HeapScope extends KernelScope<BackendWasm> {
   private readonly own: TensorInfo[] = [];
+
+  constant(shape: number[], values: Float32Array): TensorInfo {
+    const out = this.backend.makeOutput(shape, 'float32', undefined, values);
+    this.made.push(out);
+    return out;
+  }
 
   permute(x: TensorInfo, perm: number[], size?: number[]): TensorInfo {
     return this.adopt(permute(this.backend, x, perm, size));

@@ -1,6 +1,6 @@
 import { util, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
 import { kernel, type KernelArgs } from './wasm-conv.ts';
-import { WasmScope } from './wasm-scope.ts';
+import { KernelScope } from './kernel-scope.ts';
 
 /**
  * UnsortedSegmentSum (the gradient of gather) on wasm, as the backend's own ScatterNd,
@@ -16,7 +16,7 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): TensorInfo 
   }
   const count = util.sizeFromShape(segmentIds.shape);
   const inner = x.shape.slice(segmentIds.shape.length);
-  const scope = new WasmScope(backend);
+  const scope = new KernelScope(backend);
   const out = scope.run(
     'ScatterNd',
     { indices: scope.reshape(segmentIds, [count, 1]), updates: scope.reshape(x, [count, ...inner]) },

@@ -1,19 +1,18 @@
-import { getKernel, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { getKernel, type KernelBackend, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
 
 /**
- * Runs the wasm backend's own registered kernels inside one of our kernels. Calling
+ * Runs a backend's own registered kernels (wasm's by default) inside one of our kernels. Calling
  * `kernelFunc` directly (not high-level ops) keeps the work off the autodiff tape and out
  * of the engine's bookkeeping, so every intermediate must be freed here by hand.
  */
-export class WasmScope {
-  private readonly made: TensorInfo[] = [];
+export class KernelScope<B extends KernelBackend = KernelBackend> {
+  protected readonly made: TensorInfo[] = [];
 
-  constructor(readonly backend: BackendWasm) {}
+  constructor(readonly backend: B, readonly backendName = 'wasm') {}
 
   run(kernelName: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
-    const kernel = getKernel(kernelName, 'wasm');
-    if (kernel === undefined) throw new Error(`wasm kernel ${kernelName} is not registered`);
+    const kernel = getKernel(kernelName, this.backendName);
+    if (kernel === undefined) throw new Error(`${this.backendName} kernel ${kernelName} is not registered`);
     const out = kernel.kernelFunc({ inputs, backend: this.backend, attrs }) as TensorInfo;
     this.made.push(out);
     return out;
@@ -29,12 +28,6 @@ export class WasmScope {
 
   slice(x: TensorInfo, begin: number[], size: number[]): TensorInfo {
     return this.run('Slice', { x }, { begin, size });
-  }
-
-  constant(shape: number[], values: Float32Array): TensorInfo {
-    const out = this.backend.makeOutput(shape, 'float32', undefined, values);
-    this.made.push(out);
-    return out;
   }
 
   zeros(shape: number[]): TensorInfo {
