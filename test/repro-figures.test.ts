@@ -186,11 +186,13 @@ test('fig4 on a generated KTH folder with a GOP model file: the rows with the la
   assert.ok(existsSync(join(results, 'fig4-random.png')));
 });
 
-test('--list prints the jobs: each pair\'s training chain (shared stages once) and its evaluation; fig2 trains only', async () => {
+test('--list prints the jobs: each pair\'s training chain (shared stages once) and its evaluation, --pairs a subset; fig2 trains only', async () => {
   const r = await runCli(['repro', 'fig3', '--list', '--tiny']);
   assert.equal(r.code, 0);
   assert.deepEqual(r.out.map((l) => l.split(/\s+/)[0]), ['tiny-mse', 'tiny-perception', 'tiny-pframe-12-12-mse', 'tiny-pframe-12-12-perception', 'tiny-pframe-12-12-12-mse',
     'tiny-pframe-12-12-12-perception', 'eval-tiny-pframe-12-12-12', 'tiny-pframe-12-inf-perception', 'tiny-pframe-12-inf-inf-perception', 'eval-tiny-pframe-12-inf-inf']);
+  const one = await runCli(['repro', 'fig3', '--list', '--tiny', '--pairs', 'inf-inf']);
+  assert.deepEqual(one.out.map((l) => l.split(/\s+/)[0]), ['tiny-mse', 'tiny-perception', 'tiny-pframe-12-inf-perception', 'tiny-pframe-12-inf-inf-perception', 'eval-tiny-pframe-12-inf-inf'], '--pairs: that pair\'s chain only');
   const full = await runCli(['repro', 'fig2', '--list']);
   assert.deepEqual(full.out.map((l) => l.split(/\s+/)[0]), ['pframe-12-12-mse', 'pframe-12-12-perception', 'pframe-12-12-12-mse', 'pframe-12-12-12-perception']);
   assert.match(full.out[2]!, /after pframe-12-12-perception$/, 'frame 3\'s MSE stage starts from the GOP-2 perception model');
@@ -202,7 +204,10 @@ test('misuse: one line and exit 2 (fig4 without its folder or a model, --pretrai
     [['repro', 'fig4', '--model', 'x.safetensors'], /fig4 needs --kth-dir DIR/],
     [['repro', 'fig4', '--kth-dir', dir], /no KTH model can be trained here yet.*--model FILE/],
     [['repro', 'fig4', '--kth-dir', dir, '--pretrained'], new RegExp(`has no entry for ${FIG4_ZOO_NAME}`)],
-    [['repro', 'fig3', '--pretrained', '--results', join(dir, 'r')], /has no entry for pframe-12-4-4, pframe-12-8-8, pframe-12-inf-inf \(shipped: [^)]*pframe-12-12-12[^)]*\)/],
+    [['repro', 'fig3', '--pretrained', '--tiny', '--results', join(dir, 'r')], /has no entry for tiny-pframe-12-12-12, tiny-pframe-12-inf-inf \(shipped: [^)]*pframe-12-12-12[^)]*\)/],
+    [['repro', 'fig3', '--pretrained', '--tiny', '--pairs', 'inf-inf', '--results', join(dir, 'r')], /has no entry for tiny-pframe-12-inf-inf \(/],
+    [['repro', 'fig3', '--pairs', '12-12,4-5'], /--pairs: no pair 4-5 in Figure 3; pairs: 4-4, 8-8, 12-12, inf-inf/],
+    [['repro', 'fig2', '--pairs', '12-12'], /--pairs does not apply to fig2/],
     [['repro', 'fig2', '--pretrained', '--tiny', '--results', join(dir, 'r')], /has no entry for tiny-pframe-12-12-12 /],
     [['repro', 'fig3', '--model', 'x.safetensors'], /--model does not apply to fig3/],
     [['repro', 'fig2', '--dither-seeds', '3'], /--dither-seeds does not apply to fig2/],

@@ -6,6 +6,7 @@
  * and evaluated through the Table 1 grid machinery (a cell here is a Table 1 cell with an R3).
  */
 import type { RateName } from '../codec/rates.ts';
+import { UserError } from '../errors.ts';
 import { movingMnistSource } from '../data/source.ts';
 import { evaluate } from '../eval/evaluate.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
@@ -37,8 +38,18 @@ export function gopCell(rates: [RateName, RateName, RateName], tiny: boolean): F
   return presets[preset] ? { part: 'b', R1: tableRate(rates[0]), R2: tableRate(rates[1]), R3: tableRate(rates[2]), name, preset } : undefined;
 }
 
-/** Figure 3's cells whose presets exist: all four, or with `tiny` the tiny ones (12-12 and inf-inf). */
-export const fig3Cells = (tiny: boolean): FigureCell[] => FIG3_PAIRS.flatMap(([r2, r3]) => gopCell(['12', r2, r3], tiny) ?? []);
+/**
+ * Figure 3's cells whose presets exist: all four, or with `tiny` the tiny ones (12-12 and inf-inf);
+ * with `pairs` ('R2-R3' names) only those, so that a partial figure can be drawn while cells train.
+ */
+export function fig3Cells(tiny: boolean, pairs?: string[]): FigureCell[] {
+  const cells = FIG3_PAIRS.flatMap(([r2, r3]) => gopCell(['12', r2, r3], tiny) ?? []);
+  if (pairs === undefined) return cells;
+  const pair = (c: FigureCell) => `${c.R2}-${c.R3}`;
+  const unknown = pairs.filter((n) => !cells.some((c) => pair(c) === n));
+  if (unknown.length) throw new UserError(`--pairs: no pair ${unknown.join(', ')} in Figure 3${tiny ? ' (tiny)' : ''}; pairs: ${cells.map(pair).join(', ')}`);
+  return cells.filter((c) => pairs.includes(pair(c)));
+}
 
 /** One model scored on every frame of its group of pictures (what a fig3 evaluation job stores). */
 export interface FramesEval {

@@ -39,6 +39,8 @@ export interface FigureOptions {
   samples: number;
   /** fig3: dither seeds 1..K. */
   ditherSeeds: number;
+  /** fig3: only these (R2, R3) pairs ('R2-R3'), a partial figure; default all. */
+  pairs?: string[];
   /** fig2, fig4: rows of each picture (the chosen ones, and as many random ones). */
   rows: number;
   /** fig2, fig4: the random rows' seed. */
@@ -94,7 +96,7 @@ async function fileModel(bytes: Uint8Array, path: string): Promise<{ lm: LoadedM
 }
 
 /** The cells a figure draws: Figure 2's one GOP at 12 bits per frame, Figure 3's pairs. */
-export const figureCells = (figure: 'fig2' | 'fig3', tiny: boolean): FigureCell[] => (figure === 'fig3' ? fig3Cells(tiny) : [gopCell(['12', '12', '12'], tiny)!]);
+export const figureCells = (figure: 'fig2' | 'fig3', tiny: boolean, pairs?: string[]): FigureCell[] => (figure === 'fig3' ? fig3Cells(tiny, pairs) : [gopCell(['12', '12', '12'], tiny)!]);
 
 /** The Table 1 grid of a figure's cells (each cell's training chain, then its evaluation job); without evaluations, the training jobs only. */
 export function figureGrid(figure: string, cells: FigureCell[], pretrained: boolean, evaluations: boolean): Grid {
@@ -138,7 +140,7 @@ async function runCells(o: FigureOptions, figure: string, cells: FigureCell[], e
 
 /** `rdpv repro fig3`: returns the exit code. */
 export async function runFig3(o: FigureOptions): Promise<number> {
-  const cells = figureCells('fig3', o.tiny);
+  const cells = figureCells('fig3', o.tiny, o.pairs);
   const settings: FramesEvalSettings = { samples: o.samples, ditherSeeds: o.ditherSeeds, batch: BATCH };
   const zooSha = o.mode === 'pretrained' ? await checkZoo(o, cells.map(zooNameOf)) : undefined;
   const modelSha = (cell: FigureCell) => (zooSha ? zooSha.get(zooNameOf(cell)) : fileSha(modelPath(o, cell)));
