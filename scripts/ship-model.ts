@@ -9,6 +9,9 @@
  * (and how many latent symbols the float16 encoder changes) goes into the manifest.
  * --no-critics leaves the training critics out (decoding never reads them; evaluation judges with
  * fresh critics): a GOP position's critics are a third of its weights.
+ * --base NAME stores only the tensors that differ from the shipped model NAME (the frozen frames a
+ * later cell trained on: the 12-bit I-frame, a GOP-3 model's frames 1-2): the file lists what it
+ * inherits and pins the base's sha256; loading it through the zoo puts the model back together.
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,20 +21,20 @@ import { initEngine, tf } from '../src/engine/index.ts';
 import { disposeModel, readModelFile, sha256Hex } from '../src/models/model-file.ts';
 import { decodeTensorFile, encodeTensorFile, type NamedArrays } from '../src/models/tensor-file.ts';
 import { folderStore, writeFileAtomic, ZOO_DIR } from '../src/models/weights-io.ts';
-import { zooManifest, type ZooEntry } from '../src/models/zoo.ts';
+import { storedDifference, zooManifest, type ZooEntry } from '../src/models/zoo.ts';
 import { videoCodec } from '../src/video/codec.ts';
 
-const USAGE = 'usage: ship-model.ts RUN_DIR NAME "COMMAND" [...] [--stage1 RUN_DIR] [--default] [--f16] [--no-critics]';
+const USAGE = 'usage: ship-model.ts RUN_DIR NAME "COMMAND" [...] [--stage1 RUN_DIR] [--default] [--f16] [--no-critics] [--base NAME]';
 /** Largest decoded difference float16 weights may make, on [0, 1] pixels. */
 const F16_TOLERANCE = 1e-3;
 let flags;
 try {
-  flags = parseFlags(process.argv.slice(2), { stage1: { type: 'string' }, default: { type: 'boolean' }, f16: { type: 'boolean' }, 'no-critics': { type: 'boolean' } }, true);
+  flags = parseFlags(process.argv.slice(2), { stage1: { type: 'string' }, default: { type: 'boolean' }, f16: { type: 'boolean' }, 'no-critics': { type: 'boolean' }, base: { type: 'string' } }, true);
 } catch (e) {
   console.error(`${(e as Error).message}\n${USAGE}`);
   process.exit(2);
 }
-const { values: { stage1: stage1Dir, default: isDefault, f16, 'no-critics': noCritics }, positionals: [runDir, name, ...commands] } = flags;
+const { values: { stage1: stage1Dir, default: isDefault, f16, 'no-critics': noCritics, base }, positionals: [runDir, name, ...commands] } = flags;
 if (!runDir || !name || commands.length === 0) {
   console.error(USAGE);
   process.exit(2);
@@ -41,15 +44,21 @@ const result = readResult(runDir);
 const stages = [...(stage1Dir ? [readResult(stage1Dir)] : []), result].map((r) => ({ preset: r.preset, steps: r.steps, train_seconds: r.train_seconds }));
 const file = `${name}.safetensors`;
 let f16Check: ZooEntry['f16_check'];
-if (f16 || noCritics) {
+if (f16 || noCritics || base) {
   const bytes = new Uint8Array(readFileSync(result.model));
   const { arrays, metadata } = decodeTensorFile(bytes, result.model);
   if (noCritics) stripCritics(arrays, metadata);
+  const dtype = f16 ? 'F16' as const : 'F32' as const;
   const full = encodeTensorFile(arrays, metadata, { checksum: true });
-  const out = f16 ? encodeTensorFile(arrays, metadata, { checksum: true, dtype: 'F16' }) : full;
+  let out = f16 ? encodeTensorFile(arrays, metadata, { checksum: true, dtype }) : full;
   if (f16) {
     f16Check = await checkF16(full, out);
     if (f16Check.max_abs_diff > F16_TOLERANCE) throw new Error(`float16 weights move decoded outputs by ${f16Check.max_abs_diff} (> ${F16_TOLERANCE}): ship float32`);
+  }
+  if (base) {
+    const d = await storedDifference(folderStore(), out, dtype, base);
+    console.log(`--base ${base}: ${d.inherited} tensors inherited; ${(out.length / 1e6).toFixed(2)} MB -> ${(d.bytes.length / 1e6).toFixed(2)} MB`);
+    out = d.bytes;
   }
   writeFileAtomic(join(ZOO_DIR, file), out);
 } else {
@@ -70,6 +79,7 @@ models.push({
   preset: result.preset, stages, train_seconds: Number(stages.reduce((t, st) => t + st.train_seconds, 0).toFixed(1)), metrics: result.metrics,
   ...(f16Check ? { stored: 'F16' as const, f16_check: f16Check } : {}),
   ...(noCritics ? { critics: false } : {}),
+  ...(base ? { base } : {}),
 });
 writeFileSync(join(ZOO_DIR, 'manifest.json'), JSON.stringify({ models }, null, 2) + '\n');
 console.log(`${file} sha256 ${sha256} recorded in models/manifest.json`);
@@ -118,3 +128,4 @@ function stripCritics(arrays: NamedArrays, metadata: Record<string, string>): vo
   else delete config.iframe?.critic;
   metadata.model = JSON.stringify(config);
 }
+

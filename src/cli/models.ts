@@ -8,7 +8,8 @@ const FLAGS = { json: { type: 'boolean', help: 'print the manifest entries, each
 
 const USAGE = `usage: rdpv models [--json]
 Lists the shipped models (models/manifest.json): name, what it is (a codec model by its preset, or a
-tool such as the digit classifier), file size, sha256, training time and its recorded metrics. The
+tool such as the digit classifier), file size (+ the model a file stored as its difference from another
+inherits the rest from), sha256, training time and its recorded metrics. The
 default model (what demo, encode and eval use without --model) is marked *. Any of them is
 --model NAME; a file you trained is --model path/to/model.safetensors.
 options:
@@ -29,7 +30,7 @@ export default {
     }
     for (const e of entries) {
       const metrics = Object.entries(e.metrics).map(([k, v]) => `${k} ${Number(v.toPrecision(4))}`).join(', ');
-      console.log(`${e.default ? '*' : ' '} ${e.name.padEnd(20)} ${(e.kind ?? `codec, ${e.preset}`).padEnd(32)} ${(e.bytes / 1e6).toFixed(1).padStart(5)} MB  sha256 ${e.sha256.slice(0, 12)}  trained ${hours(e.train_seconds)}`);
+      console.log(`${e.default ? '*' : ' '} ${e.name.padEnd(20)} ${(e.kind ?? `codec, ${e.preset}`).padEnd(32)} ${(e.bytes / 1e6).toFixed(1).padStart(5)} MB${e.base ? ` (+ ${e.base})` : ''}  sha256 ${e.sha256.slice(0, 12)}  trained ${hours(e.train_seconds)}`);
       if (metrics) console.log(`  ${''.padEnd(20)} ${metrics}`);
     }
     return 0;

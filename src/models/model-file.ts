@@ -103,9 +103,39 @@ function parseConfig(json: string, source: string): ModelConfig {
   return c;
 }
 
-/** Read a model file; `source` names it in errors. The file's `name` (or its legacy `preset`) becomes the model id. */
-export async function readModelFile(bytes: Uint8Array, source: string): Promise<LoadedModel> {
-  const { arrays, metadata } = decodeTensorFile(bytes, source);
+/**
+ * Where a stored difference gets the tensors it inherits: the shipped model of that name, whose
+ * sha256 must be this one (src/models/zoo.ts, zooBase).
+ */
+export type BaseResolver = (name: string, sha256: string) => Promise<NamedArrays>;
+
+/**
+ * A file shipped as its difference from another shipped model (scripts/ship-model.ts --base: its
+ * metadata `inherits` lists the tensors it takes from `base`, pinned by `base_sha256`), completed
+ * from the base; any other file as it is.
+ */
+export async function withInherited(arrays: NamedArrays, metadata: Record<string, string>, source: string, base?: BaseResolver): Promise<NamedArrays> {
+  if (metadata.inherits === undefined) return arrays;
+  const name = metadata.base ?? '?';
+  if (!base || metadata.base_sha256 === undefined) throw new UserError(`${source}: holds only what differs from the shipped model '${name}': load it by its zoo name or from the zoo folder`);
+  const from = await base(name, metadata.base_sha256);
+  const merged = new Map(arrays);
+  for (const t of JSON.parse(metadata.inherits) as string[]) {
+    const a = from.get(t);
+    if (!a) throw new UserError(`${source}: its base '${name}' has no tensor '${t}'`);
+    merged.set(t, a);
+  }
+  return merged;
+}
+
+/**
+ * Read a model file; `source` names it in errors. The file's `name` (or its legacy `preset`)
+ * becomes the model id. `base` completes a file shipped as a difference (withInherited).
+ */
+export async function readModelFile(bytes: Uint8Array, source: string, base?: BaseResolver): Promise<LoadedModel> {
+  const decoded = decodeTensorFile(bytes, source);
+  const metadata = decoded.metadata;
+  const arrays = await withInherited(decoded.arrays, metadata, source, base);
   const config = metadata.model !== undefined ? parseConfig(metadata.model, source) : legacy(arrays, metadata, source);
   const model = (MODEL_KINDS[config.kind] as ModelKind<Model>).fromArrays(config, arrays, source);
   const known = new Set(Object.entries(modelGroups(model)).flatMap(([p, t]) => flattenParams(t, p).map(([n]) => n)));

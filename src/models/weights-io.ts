@@ -4,7 +4,7 @@ import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
 import { readModelFile, type LoadedModel } from './model-file.ts';
-import { loadZooModel, loadZooModelBySha, type WeightStore } from './zoo.ts';
+import { loadZooModel, loadZooModelBySha, zooBase, type WeightStore } from './zoo.ts';
 
 export const ZOO_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
 
@@ -50,10 +50,14 @@ export function folderStore(dir = ZOO_DIR): WeightStore {
   return { where, read: async (name) => readFileOrFail(where(name), 'model file') };
 }
 
-/** `--model NAME|FILE`: an existing file path is read as a model file (its id: its name metadata, else the file name); anything else names a shipped model. */
+/**
+ * `--model NAME|FILE`: an existing file path is read as a model file (its id: its name metadata,
+ * else the file name; a shipped difference takes its base from the zoo); anything else names a
+ * shipped model.
+ */
 export async function loadModelArg(spec?: string): Promise<LoadedModel> {
   if (spec !== undefined && existsSync(spec) && statSync(spec).isFile()) {
-    const m = await readModelFile(readFileOrFail(spec, 'model file'), spec);
+    const m = await readModelFile(readFileOrFail(spec, 'model file'), spec, zooBase(folderStore()));
     return m.id === 'unnamed' ? { ...m, id: basename(spec).replace(/\.safetensors$/, '') } : m;
   }
   return loadZooModel(folderStore(), spec);

@@ -5,7 +5,8 @@
  */
 import type { RateName } from '../codec/rates.ts';
 import { UserError } from '../errors.ts';
-import { disposeModel, modelRates, readModelFile, sha256Hex, type LoadedModel } from './model-file.ts';
+import { disposeModel, modelRates, readModelFile, sha256Hex, withInherited, type BaseResolver, type LoadedModel } from './model-file.ts';
+import { decodeTensorFile, encodeTensorFile, type NamedArrays, type StoredDtype } from './tensor-file.ts';
 
 /** Bytes by name: the manifest and the weight files it lists. */
 export interface WeightStore {
@@ -37,6 +38,8 @@ export interface ZooEntry {
   f16_check?: { sequences: number; max_abs_diff: number; symbols_changed: number };
   /** false: the training critics were left out of the file (scripts/ship-model.ts --no-critics). */
   critics?: false;
+  /** The shipped model whose tensors this file inherits: it holds only the others (scripts/ship-model.ts --base). */
+  base?: string;
 }
 
 export async function zooManifest(store: WeightStore): Promise<ZooEntry[]> {
@@ -46,11 +49,30 @@ export async function zooManifest(store: WeightStore): Promise<ZooEntry[]> {
 /** The entries that are codec models (the others, such as the digit classifier, are tools). */
 export const codecEntries = <E extends Pick<ZooEntry, 'kind'>>(entries: E[]): E[] => entries.filter((e) => e.kind === undefined);
 
-async function loadEntry(store: WeightStore, entry: ZooEntry): Promise<LoadedModel> {
-  if (entry.kind !== undefined) throw new UserError(`'${entry.name}' is a shipped ${entry.kind}, not a codec model`);
+async function entryBytes(store: WeightStore, entry: ZooEntry): Promise<Uint8Array> {
   const bytes = await store.read(entry.file);
   if ((await sha256Hex(bytes)) !== entry.sha256) throw new UserError(`${store.where(entry.file)}: sha256 does not match ${MANIFEST} (corrupt or replaced file)`);
-  return { ...(await readModelFile(bytes, store.where(entry.file))), id: entry.name };
+  return bytes;
+}
+
+/** The base a stored difference names, from this store: its entry must have that sha256; its own base is followed in turn. */
+export function zooBase(store: WeightStore): BaseResolver {
+  return async (name, sha256) => {
+    const entry = (await zooManifest(store)).find((e) => e.name === name);
+    if (entry?.sha256 !== sha256) throw new UserError(`a model is stored as its difference from the shipped model '${name}' (sha256 ${sha256.slice(0, 12)}...), which ${store.where(MANIFEST)} does not hold`);
+    return zooArrays(store, entry);
+  };
+}
+
+/** Every tensor of a shipped model, inherited ones included, without building it. */
+export async function zooArrays(store: WeightStore, entry: ZooEntry): Promise<NamedArrays> {
+  const { arrays, metadata } = decodeTensorFile(await entryBytes(store, entry), store.where(entry.file));
+  return withInherited(arrays, metadata, store.where(entry.file), zooBase(store));
+}
+
+async function loadEntry(store: WeightStore, entry: ZooEntry): Promise<LoadedModel> {
+  if (entry.kind !== undefined) throw new UserError(`'${entry.name}' is a shipped ${entry.kind}, not a codec model`);
+  return { ...(await readModelFile(await entryBytes(store, entry), store.where(entry.file), zooBase(store))), id: entry.name };
 }
 
 /** A shipped model by name (default: the one marked default), its bytes checked against the manifest; its id is the zoo name. */
@@ -86,4 +108,27 @@ export async function loadZooModelBySha(store: WeightStore, sha256: string, mode
   const entry = (await zooManifest(store)).find((e) => e.sha256 === sha256);
   if (!entry) throw new UserError(`the file was made by model '${modelId}' (weights ${sha256.slice(0, 12)}...), which is not a shipped model: pass its weight file with --model`);
   return loadEntry(store, entry);
+}
+
+type StoredTensor = NamedArrays extends Map<string, infer T> ? T : never;
+const sameTensor = (a: StoredTensor, b: StoredTensor | undefined) => b !== undefined && a.shape.join() === b.shape.join() && a.data.every((v, i) => Object.is(v, b.data[i]));
+
+/**
+ * A model file (`whole`, stored as `dtype`) as its difference from the shipped model `base`: the
+ * tensors equal bit for bit to the base's are left out and listed under `inherits`, the base pinned
+ * by its sha256 (what scripts/ship-model.ts --base writes). Checked by putting it back together.
+ */
+export async function storedDifference(store: WeightStore, whole: Uint8Array, dtype: StoredDtype, base: string): Promise<{ bytes: Uint8Array; inherited: number }> {
+  const entry = (await zooManifest(store)).find((e) => e.name === base);
+  if (!entry) throw new UserError(`no shipped model '${base}' to store a difference from`);
+  const from = await zooArrays(store, entry);
+  const { arrays, metadata } = decodeTensorFile(whole, 'the model');
+  const inherits = [...arrays].filter(([n, t]) => sameTensor(t, from.get(n))).map(([n]) => n);
+  if (inherits.length === 0) throw new UserError(`the model shares no tensor with '${base}'`);
+  const own: NamedArrays = new Map([...arrays].filter(([n]) => !inherits.includes(n)));
+  const meta = { ...metadata, base, base_sha256: entry.sha256, inherits: JSON.stringify(inherits) };
+  const bytes = encodeTensorFile(own, meta, { checksum: true, dtype });
+  const back = await withInherited(decodeTensorFile(bytes, 'the difference').arrays, meta, 'the difference', zooBase(store));
+  if (back.size !== arrays.size || [...arrays].some(([n, t]) => !sameTensor(t, back.get(n)))) throw new Error(`the difference from '${base}' does not put the model back together`);
+  return { bytes, inherited: inherits.length };
 }
