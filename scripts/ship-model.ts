@@ -21,7 +21,7 @@ import { initEngine, tf } from '../src/engine/index.ts';
 import { disposeModel, readModelFile, sha256Hex } from '../src/models/model-file.ts';
 import { decodeTensorFile, encodeTensorFile, type NamedArrays } from '../src/models/tensor-file.ts';
 import { folderStore, writeFileAtomic, ZOO_DIR } from '../src/models/weights-io.ts';
-import { storedDifference, zooManifest, type ZooEntry } from '../src/models/zoo.ts';
+import { storedDifference, zooBase, zooManifest, type ZooEntry } from '../src/models/zoo.ts';
 import { videoCodec } from '../src/video/codec.ts';
 
 const USAGE = 'usage: ship-model.ts RUN_DIR NAME "COMMAND" [...] [--stage1 RUN_DIR] [--default] [--f16] [--no-critics] [--base NAME]';
@@ -51,14 +51,15 @@ if (f16 || noCritics || base) {
   const dtype = f16 ? 'F16' as const : 'F32' as const;
   const full = encodeTensorFile(arrays, metadata, { checksum: true });
   let out = f16 ? encodeTensorFile(arrays, metadata, { checksum: true, dtype }) : full;
+  if (base) {
+    // Inherited tensors are the base's own (float32 where the base is): compared on the float32 file.
+    const d = await storedDifference(folderStore(), full, dtype, base);
+    console.log(`--base ${base}: ${d.inherited} tensors inherited; ${(out.length / 1e6).toFixed(2)} MB -> ${(d.bytes.length / 1e6).toFixed(2)} MB`);
+    out = d.bytes;
+  }
   if (f16) {
     f16Check = await checkF16(full, out);
     if (f16Check.max_abs_diff > F16_TOLERANCE) throw new Error(`float16 weights move decoded outputs by ${f16Check.max_abs_diff} (> ${F16_TOLERANCE}): ship float32`);
-  }
-  if (base) {
-    const d = await storedDifference(folderStore(), out, dtype, base);
-    console.log(`--base ${base}: ${d.inherited} tensors inherited; ${(out.length / 1e6).toFixed(2)} MB -> ${(d.bytes.length / 1e6).toFixed(2)} MB`);
-    out = d.bytes;
   }
   writeFileAtomic(join(ZOO_DIR, file), out);
 } else {
@@ -91,7 +92,7 @@ console.log(`${file} sha256 ${sha256} recorded in models/manifest.json`);
  */
 async function checkF16(full: Uint8Array, half: Uint8Array): Promise<NonNullable<ZooEntry['f16_check']>> {
   await initEngine();
-  const [a, b] = [await readModelFile(full, 'float32'), await readModelFile(half, 'float16')];
+  const [a, b] = [await readModelFile(full, 'float32'), await readModelFile(half, 'float16', zooBase(folderStore()))];
   try {
     return tf.tidy(() => {
       const [ca, cb] = [videoCodec(a.model), videoCodec(b.model)];

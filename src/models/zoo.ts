@@ -114,9 +114,10 @@ type StoredTensor = NamedArrays extends Map<string, infer T> ? T : never;
 const sameTensor = (a: StoredTensor, b: StoredTensor | undefined) => b !== undefined && a.shape.join() === b.shape.join() && a.data.every((v, i) => Object.is(v, b.data[i]));
 
 /**
- * A model file (`whole`, stored as `dtype`) as its difference from the shipped model `base`: the
- * tensors equal bit for bit to the base's are left out and listed under `inherits`, the base pinned
- * by its sha256 (what scripts/ship-model.ts --base writes). Checked by putting it back together.
+ * A model file (`whole`) as its difference from the shipped model `base`: the tensors equal bit for
+ * bit to the base's are left out and listed under `inherits`, the base pinned by its sha256, the
+ * others stored as `dtype` (what scripts/ship-model.ts --base writes). Checked by putting it back
+ * together.
  */
 export async function storedDifference(store: WeightStore, whole: Uint8Array, dtype: StoredDtype, base: string): Promise<{ bytes: Uint8Array; inherited: number }> {
   const entry = (await zooManifest(store)).find((e) => e.name === base);
@@ -129,6 +130,6 @@ export async function storedDifference(store: WeightStore, whole: Uint8Array, dt
   const meta = { ...metadata, base, base_sha256: entry.sha256, inherits: JSON.stringify(inherits) };
   const bytes = encodeTensorFile(own, meta, { checksum: true, dtype });
   const back = await withInherited(decodeTensorFile(bytes, 'the difference').arrays, meta, 'the difference', zooBase(store));
-  if (back.size !== arrays.size || [...arrays].some(([n, t]) => !sameTensor(t, back.get(n)))) throw new Error(`the difference from '${base}' does not put the model back together`);
+  if (back.size !== arrays.size || inherits.some((n) => !sameTensor(arrays.get(n)!, back.get(n)))) throw new Error(`the difference from '${base}' does not put the model back together`);
   return { bytes, inherited: inherits.length };
 }
