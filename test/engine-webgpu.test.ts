@@ -14,6 +14,7 @@ import { decode, encode, iframeConfigFor, initIFrameModel, type IFrameModelConfi
 import { trainCtx } from '../src/models/layers.ts';
 import { Adam } from '../src/optim/adam.ts';
 import { scaleSpaceWarp } from '../src/models/warp.ts';
+import { adamUpdate } from '../src/engine/adam-update.ts';
 import { reductionSplits, webgpuKernels } from '../src/engine/webgpu-conv.ts';
 import { Rng } from '../src/rng.ts';
 import { presets } from '../src/train/presets.ts';
@@ -77,6 +78,27 @@ test('a training step of the I-frame codec gives the same gradients on webgpu as
   const scale = Math.max(...grads.map((g) => Math.max(...g.map(Math.abs))));
   grads.forEach((g, i) => assertClose(got[i + 1]!, g, 1e-4 * scale, `gradient ${i}`));
   assert.equal(got.at(-1)![0], 1, 'Adam counted its step on the device');
+});
+
+test('Adam\'s update on webgpu is three fused dispatches (not twelve) and equals the tfjs ops on wasm, past 65535 workgroups too', { skip, timeout: 600_000 }, async () => {
+  const rng = new Rng(9);
+  const rates = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+  for (const shape of [[3, 3, 16, 32], [65535 * 64 + 5]]) {
+    const n = tf.util.sizeFromShape(shape);
+    const [p, m, g] = [0, 1, 2].map(() => Float32Array.from({ length: n }, () => rng.normal()));
+    const v = Float32Array.from({ length: n }, () => 0.1 + rng.uniform());
+    const update = (): tf.Tensor[] => {
+      const r = adamUpdate(tf.tensor(p!, shape), tf.tensor(m!, shape), tf.tensor(v, shape), tf.tensor(g!, shape), tf.tensor1d([1e-3]), rates);
+      return [r.p, r.m, r.v];
+    };
+    const [want, got] = [await on('wasm', update), await on('webgpu', update)];
+    want.forEach((w, i) => assertClose(got[i]!, w, 1e-6, `${['p', 'm', 'v'][i]} of ${n}`));
+  }
+  await initEngine({ backend: 'webgpu' });
+  const t = [1, 2, 3, 4].map(() => tf.ones([8]));
+  const profile = await tf.profile(() => tf.dispose(Object.values(adamUpdate(t[0]!, t[1]!, t[2]!, t[3]!, tf.scalar(1), rates))));
+  assert.deepEqual(profile.kernels.map((k) => k.name), ['RdpvAdamMoment', 'RdpvAdamMoment', 'RdpvAdamStep']);
+  tf.dispose(t);
 });
 
 test('the webgpu filter gradient splits its reduction to fill about 264 workgroups, keeping at least 256 rows a split', () => {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors.ts';
 import { replaceKernel } from './kernel-pack.ts';
+import { adamKernels } from './adam-update.ts';
 import { webgpuKernels } from './webgpu-conv.ts';
 
 type Dawn = { create(flags: string[]): unknown; globals: Record<string, unknown> };
@@ -52,6 +53,6 @@ export async function setWebGpuBackend(): Promise<void> {
   if (!(await webGpuAvailable())) throw new UserError(`no WebGPU adapter: ${DRIVERS}`);
   await import('@tensorflow/tfjs-backend-webgpu');
   // After the backend's module, whose import registers the stock kernels these replace.
-  for (const config of webgpuKernels) replaceKernel(config);
+  for (const config of [...webgpuKernels, ...adamKernels]) replaceKernel(config);
   if (!(await tf.setBackend('webgpu'))) throw new UserError(`tfjs backend 'webgpu' failed to initialise (${DRIVERS})`);
 }

@@ -2,6 +2,7 @@
  * Adam over a parameter record. Its moments are a parameter record too, so checkpoints
  * save and restore them with the weights, and `--resume` continues bit for bit.
  */
+import { adamUpdate } from '../engine/adam-update.ts';
 import { tf } from '../engine/index.ts';
 import { constVar, flattenParams, type ParamTree } from '../models/params.ts';
 
@@ -46,12 +47,12 @@ export class Adam {
         return g;
       }));
       for (const [i, [name, v]] of this.vars.entries()) {
-        const g = gs[i]!;
         const m = this.state.m[name] as tf.Variable;
         const s = this.state.v[name] as tf.Variable;
-        m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
-        s.assign(tf.add(tf.mul(s, beta2), tf.mul(tf.square(g), 1 - beta2)));
-        v.assign(tf.sub(v, tf.div(tf.mul(m, step), tf.add(tf.sqrt(s), 1e-8))));
+        const next = adamUpdate(v, m, s, gs[i]!, step, { beta1, beta2, eps: 1e-8 });
+        m.assign(next.m);
+        s.assign(next.v);
+        v.assign(next.p);
       }
     });
   }
