@@ -122,6 +122,8 @@ export interface Fig3 {
   holds_for_every_pair: boolean | null;
   /** Cells without an evaluation (a job failed). */
   missing: string[];
+  /** Figure 3's cells left out by --pairs (a partial figure). */
+  not_drawn: string[];
 }
 
 export const FIG3_CLAIM = "0-PLF-FMD's distortion falls faster over frames 2-3 than 0-PLF-JD's: D1 - Dt is larger for FMD than for JD at t = 2 and t = 3 " +
@@ -159,7 +161,8 @@ export function fig3Spec(t: Fig3): ChartSpec {
       x: { field: 'frame', type: 'ordinal', title: 'frame', axis: { labelAngle: 0 } },
       y: { field: 'mse', type: 'quantitative', title: 'per-pixel MSE' },
       color: { field: 'pair', type: 'nominal', title: '(R2, R3)', sort: t.pairs.map(pairName) },
-      strokeDash: { field: 'decoder', type: 'nominal', title: 'decoder' },
+      // A black stroke as the legend symbol, so it shows each decoder's dash (the default, a filled circle, hides it).
+      strokeDash: { field: 'decoder', type: 'nominal', title: 'decoder', legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 400, encode: { symbols: { update: { stroke: { value: 'black' } } } } } },
       tooltip: [{ field: 'pair' }, { field: 'decoder' }, { field: 'frame' }, { field: 'mse', format: '.5f' }, { field: 'std', format: '.5f' }],
     },
   };
@@ -179,7 +182,8 @@ export function fig3Markdown(t: Fig3): string {
   for (const p of t.pairs) for (const f of p.frames) lines.push(`| ${pairName(p)} | ${f.frame} | ${f.rate} | ${ms(f.fmd)} | ${ms(f.jd)} | ${ms(f.mmse)} |`);
   lines.push('', `## The claim, measured`, '', `${t.claim}.`, '', '| (R2, R3) | FMD: D1 - D2, D1 - D3 | JD: D1 - D2, D1 - D3 | FMD falls faster |', '| --- | --- | --- | --- |');
   for (const p of t.pairs) lines.push(`| ${pairName(p)} | ${p.fall.fmd.map(pct).join(', ')} | ${p.fall.jd.map(pct).join(', ')} | ${p.fmd_falls_faster ? 'yes' : 'no'} |`);
-  lines.push('', `For every pair: ${t.holds_for_every_pair === null ? 'nothing evaluated' : t.holds_for_every_pair ? 'yes' : 'no'}.`);
+  lines.push('', `For every pair${t.not_drawn.length ? ' drawn' : ''}: ${t.holds_for_every_pair === null ? 'nothing evaluated' : t.holds_for_every_pair ? 'yes' : 'no'}.`);
+  if (t.not_drawn.length) lines.push('', `A partial figure (--pairs): not drawn: ${t.not_drawn.join(', ')}.`);
   lines.push('', '## Models', '', '| (R2, R3) | preset | model | sha256 |', '| --- | --- | --- | --- |');
   for (const p of t.pairs) lines.push(`| ${pairName(p)} | ${p.preset} | ${p.model.from} | ${p.model.sha256.slice(0, 16)} |`);
   if (t.missing.length) lines.push('', `Not evaluated (a job failed or did not run): ${t.missing.join(', ')}.`);

@@ -176,11 +176,12 @@ export async function runFig3(o: FigureOptions): Promise<number> {
     source: movingMnistSource({ seed: EVAL_DATA_SEED }).name, split: 'test', samples: o.samples,
     dither_seeds: Array.from({ length: o.ditherSeeds }, (_, i) => i + 1), mode: o.mode, tiny: o.tiny, pairs,
     holds_for_every_pair: pairs.length ? pairs.every((p) => p.fmd_falls_faster) : null, missing,
+    not_drawn: fig3Cells(o.tiny).filter((c) => !cells.some((d) => d.name === c.name)).map((c) => c.name),
   };
   const chart = pairs.length ? await renderChart(fig3Spec(t)) : undefined;
   const files = writeResults(o.results, 'fig3', { json: json(t), md: fig3Markdown(t), ...(chart ? { svg: chart.svg, png: chart.png } : {}) });
   for (const p of pairs) console.log(`fig3 ${pairName(p)}: FMD falls faster than JD over frames 2-3: ${p.fmd_falls_faster ? 'yes' : 'no'} (D1 - D2, D1 - D3: FMD ${p.fall.fmd.map((v) => v.toFixed(5)).join(', ')}; JD ${p.fall.jd.map((v) => v.toFixed(5)).join(', ')})`);
-  console.log(`fig3: ${pairs.length}/${cells.length} pairs${missing.length ? ` (missing: ${missing.join(', ')})` : ''}; for every pair: ${t.holds_for_every_pair === null ? '-' : t.holds_for_every_pair ? 'yes' : 'no'}; ${files.join(', ')}`);
+  console.log(`fig3: ${pairs.length}/${cells.length} pairs${missing.length ? ` (missing: ${missing.join(', ')})` : ''}${t.not_drawn.length ? ` (not drawn: ${t.not_drawn.join(', ')})` : ''}; for every pair: ${t.holds_for_every_pair === null ? '-' : t.holds_for_every_pair ? 'yes' : 'no'}; ${files.join(', ')}`);
   if (code !== 0) return code;
   return missing.length ? 1 : 0;
 }
