@@ -13,6 +13,9 @@ import { DECODERS, type DecoderName } from '../models/decoders.ts';
 import type { LoadedModel } from '../models/model-file.ts';
 import { presets } from '../train/presets.ts';
 import { EVAL_DATA_SEED, evalLines, seedStat, type SeedStat } from './cell-eval.ts';
+import type { SignalRef } from 'vega';
+import type { ExprRef } from 'vega-lite/build/src/expr.js';
+import type { Legend } from 'vega-lite/build/src/legend.js';
 import type { ChartSpec } from './chart.ts';
 import type { Table1Cell, TableRate } from './table1.ts';
 
@@ -149,6 +152,13 @@ export const pairName = (p: { R2: TableRate; R3: TableRate }) => `(${show(p.R2)}
 const show = (r: TableRate) => (r === 'inf' ? '∞' : String(r));
 const PLOTTED: ('fmd' | 'jd')[] = ['fmd', 'jd'];
 
+/**
+ * A black stroke as the decoder legend's symbol, so that it shows each decoder's dash (by default a
+ * filled circle, which hides it). Vega-Lite ignores `symbolStrokeColor` on a strokeDash legend but
+ * passes a legend's `encode` block on to Vega; its Legend type omits that block, hence the cast.
+ */
+const DASH_LEGEND = { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 400, encode: { symbols: { update: { stroke: { value: 'black' } } } } } as Legend<ExprRef | SignalRef>;
+
 /** The figure as a Vega-Lite line chart: x the frame, y the distortion, one colour per (R2, R3), one dash per decoder. */
 export function fig3Spec(t: Fig3): ChartSpec {
   const values = t.pairs.flatMap((p) => PLOTTED.flatMap((d) => p.frames.map((f) => ({ pair: pairName(p), decoder: DECODERS[d].title, frame: f.frame, mse: f[d].mean, std: f[d].std }))));
@@ -161,8 +171,7 @@ export function fig3Spec(t: Fig3): ChartSpec {
       x: { field: 'frame', type: 'ordinal', title: 'frame', axis: { labelAngle: 0 } },
       y: { field: 'mse', type: 'quantitative', title: 'per-pixel MSE' },
       color: { field: 'pair', type: 'nominal', title: '(R2, R3)', sort: t.pairs.map(pairName) },
-      // A black stroke as the legend symbol, so it shows each decoder's dash (the default, a filled circle, hides it).
-      strokeDash: { field: 'decoder', type: 'nominal', title: 'decoder', legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 400, encode: { symbols: { update: { stroke: { value: 'black' } } } } } },
+      strokeDash: { field: 'decoder', type: 'nominal', title: 'decoder', legend: DASH_LEGEND },
       tooltip: [{ field: 'pair' }, { field: 'decoder' }, { field: 'frame' }, { field: 'mse', format: '.5f' }, { field: 'std', format: '.5f' }],
     },
   };

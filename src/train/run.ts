@@ -12,7 +12,7 @@ import { disposeModel, encodeModelFile, readModelFile, sha256Hex, type Model } f
 import { decodeParamsInto, encodeParams, fetchParams } from '../models/params.ts';
 import { withDataChecksum } from '../models/tensor-file.ts';
 import { folderStore, readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
-import { loadZooModel } from '../models/zoo.ts';
+import { loadZooModel, zooBase } from '../models/zoo.ts';
 import { sourceFor, type TrainConfig } from './presets.ts';
 import { createTrainer } from './parallel.ts';
 import { readLosses, type Losses } from './trainer.ts';
@@ -102,13 +102,14 @@ function truncateLog(path: string, step: number): void {
 }
 
 /**
- * The model a fresh run starts from: `--from FILE`, else `zoo:NAME` (a shipped model), else the
- * model of preset `from` trained beside this run (<out>/../<from>/model.safetensors).
+ * The model a fresh run starts from: `--from FILE` (a shipped difference completed from the zoo),
+ * else `zoo:NAME` (a shipped model), else the model of preset `from` trained beside this run
+ * (<out>/../<from>/model.safetensors).
  */
 async function startModel(from: string, file: string | undefined, out: string): Promise<Model> {
   if (file === undefined && from.startsWith('zoo:')) return (await loadZooModel(folderStore(), from.slice(4))).model;
   const path = file ?? join(dirname(out), from, MODEL);
-  return (await readModelFile(readFileOrFail(path, `model to start from (train preset '${from}' first, or pass --from)`), path)).model;
+  return (await readModelFile(readFileOrFail(path, `model to start from (train preset '${from}' first, or pass --from)`), path, zooBase(folderStore()))).model;
 }
 
 export async function runTraining(o: RunOptions): Promise<RunResult> {
