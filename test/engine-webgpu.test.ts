@@ -15,6 +15,7 @@ import { trainCtx } from '../src/models/layers.ts';
 import { Adam } from '../src/optim/adam.ts';
 import { scaleSpaceWarp } from '../src/models/warp.ts';
 import { adamUpdate } from '../src/engine/adam-update.ts';
+import { batchNormTraining } from '../src/engine/batch-norm.ts';
 import { reductionSplits, webgpuKernels } from '../src/engine/webgpu-conv.ts';
 import { Rng } from '../src/rng.ts';
 import { presets } from '../src/train/presets.ts';
@@ -99,6 +100,39 @@ test('Adam\'s update on webgpu is three fused dispatches (not twelve) and equals
   const profile = await tf.profile(() => tf.dispose(Object.values(adamUpdate(t[0]!, t[1]!, t[2]!, t[3]!, tf.scalar(1), rates))));
   assert.deepEqual(profile.kernels.map((k) => k.name), ['RdpvAdamMoment', 'RdpvAdamMoment', 'RdpvAdamStep']);
   tf.dispose(t);
+});
+
+test('BatchNorm in training on webgpu (one kernel and its gradient) equals the tfjs ops on wasm: output, batch statistics and the gradients of x, gamma and beta', { skip, timeout: 600_000 }, async () => {
+  const rng = new Rng(11);
+  for (const shape of [[4, 16, 16, 8], [32, 64], [2, 64, 64, 16]]) {
+    const c = shape.at(-1)!;
+    const n = tf.util.sizeFromShape(shape);
+    // An offset mean, so a one-pass variance would lose digits.
+    const x = Float32Array.from({ length: n }, (_, i) => 3 + (i % c) * 0.5 + rng.normal() * (1 + (i % c) * 0.1));
+    const [gamma, beta, w] = [c, c, n].map((k) => Float32Array.from({ length: k }, () => rng.normal()));
+    const run = (): tf.Tensor[] => {
+      const xs = tf.tensor(x, shape);
+      const [g, b] = [tf.tensor1d(gamma!), tf.tensor1d(beta!)];
+      // A loss that weights every output differently, so every gradient term matters.
+      const loss = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(batchNormTraining(xx, gg, bb, 1e-5).y, tf.tensor(w!, shape)));
+      const { mean, variance, y } = batchNormTraining(xs, g, b, 1e-5);
+      return [y, mean, variance, ...tf.grads(loss)([xs, g, b])];
+    };
+    const [want, got] = [await on('wasm', run), await on('webgpu', run)];
+    want.forEach((v, i) => assertClose(got[i]!, v, 2e-4, `${['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'][i]} of [${shape}]`, true));
+  }
+  await initEngine({ backend: 'webgpu' });
+  const [x, g, b] = [tf.randomNormal([2, 4, 4, 8]), tf.ones([8]), tf.zeros([8])];
+  const backend = tf.backend() as unknown as { recordAndSubmit(...a: unknown[]): unknown };
+  const record = backend.recordAndSubmit.bind(backend);
+  let dispatches = 0;
+  backend.recordAndSubmit = (...a) => (dispatches++, record(...a));
+  const grads = tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(batchNormTraining(xx, gg, bb, 1e-5).y))([x, g, b]);
+  await Promise.all(grads.map((t) => t.data()));
+  backend.recordAndSubmit = record;
+  // Forward 2; the loss's sum and its gradient's fill 2; backward 2 and two slices; the two batch statistics 2 slices.
+  assert.ok(dispatches <= 10, `${dispatches} dispatches for BatchNorm forward and backward`);
+  tf.dispose([x, g, b, ...grads]);
 });
 
 test('the webgpu filter gradient splits its reduction to fill about 264 workgroups, keeping at least 256 rows a split', () => {

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors.ts';
 import { replaceKernel } from './kernel-pack.ts';
 import { adamKernels } from './adam-update.ts';
+import { batchNormGrad, batchNormKernels } from './batch-norm.ts';
 import { webgpuKernels } from './webgpu-conv.ts';
 
 type Dawn = { create(flags: string[]): unknown; globals: Record<string, unknown> };
@@ -53,6 +54,7 @@ export async function setWebGpuBackend(): Promise<void> {
   if (!(await webGpuAvailable())) throw new UserError(`no WebGPU adapter: ${DRIVERS}`);
   await import('@tensorflow/tfjs-backend-webgpu');
   // After the backend's module, whose import registers the stock kernels these replace.
-  for (const config of [...webgpuKernels, ...adamKernels]) replaceKernel(config);
+  for (const config of [...webgpuKernels, ...adamKernels, ...batchNormKernels]) replaceKernel(config);
+  if (!tf.getGradient(batchNormGrad.kernelName)) tf.registerGradient(batchNormGrad);
   if (!(await tf.setBackend('webgpu'))) throw new UserError(`tfjs backend 'webgpu' failed to initialise (${DRIVERS})`);
 }

@@ -3,6 +3,7 @@
  * paper's 4x4 stride-2 kind: TF 'same' padding on even sizes pads 1 on each side, which
  * is exactly PyTorch's padding=1.
  */
+import { batchNormTraining, normalize } from '../engine/batch-norm.ts';
 import { tf } from '../engine/index.ts';
 import { constVar, normalVar, type ParamTree } from './params.ts';
 
@@ -92,21 +93,15 @@ const BN_MOMENTUM = 0.1;
 
 /** BatchNorm over all axes but the last: batch statistics in training (running stats updated via ctx), running stats in eval. */
 export function batchNorm<T extends tf.Tensor>(p: BatchNormParams, x: T, ctx: Ctx): T {
-  let mean: tf.Tensor = p.mean;
-  let variance: tf.Tensor = p.variance;
   if (ctx.training) {
-    const axes = x.shape.map((_, i) => i).slice(0, -1);
-    const m = tf.moments(x, axes);
-    mean = m.mean;
-    variance = m.variance;
+    const { y, mean, variance } = batchNormTraining(x, p.gamma, p.beta, BN_EPS);
     const n = x.size / x.shape[x.rank - 1]!;
     const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));
     ctx.updates.push([p.mean, tf.keep(tf.add(tf.mul(p.mean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)))]);
     ctx.updates.push([p.variance, tf.keep(tf.add(tf.mul(p.variance, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)))]);
+    return y as T;
   }
-  // x * scale + shift with the per-channel scale = gamma / sqrt(var + eps): two passes over x, not four.
-  const scale = tf.mul(p.gamma, tf.rsqrt(tf.add(variance, BN_EPS)));
-  return tf.add(tf.mul(x, scale), tf.sub(p.beta, tf.mul(mean, scale))) as T;
+  return normalize(x, p.mean, p.variance, p.gamma, p.beta, BN_EPS) as T;
 }
 
 export interface SpectralNormParams extends ParamTree {
