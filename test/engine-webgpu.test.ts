@@ -102,24 +102,26 @@ test('Adam\'s update on webgpu is three fused dispatches (not twelve) and equals
   tf.dispose(t);
 });
 
-test('BatchNorm in training on webgpu (one kernel and its gradient) equals the tfjs ops on wasm: output, batch statistics and the gradients of x, gamma and beta', { skip, timeout: 600_000 }, async () => {
+test('BatchNorm in training on webgpu (one kernel and its gradient, one for the running statistics) equals the tfjs ops on wasm: output, running statistics and the gradients of x, gamma and beta', { skip, timeout: 600_000 }, async () => {
   const rng = new Rng(11);
   for (const shape of [[4, 16, 16, 8], [32, 64], [2, 64, 64, 16]]) {
     const c = shape.at(-1)!;
     const n = tf.util.sizeFromShape(shape);
     // An offset mean, so a one-pass variance would lose digits.
     const x = Float32Array.from({ length: n }, (_, i) => 3 + (i % c) * 0.5 + rng.normal() * (1 + (i % c) * 0.1));
-    const [gamma, beta, w] = [c, c, n].map((k) => Float32Array.from({ length: k }, () => rng.normal()));
+    const [gamma, beta, mean, w] = [c, c, c, n].map((k) => Float32Array.from({ length: k }, () => rng.normal()));
+    const variance = Float32Array.from({ length: c }, () => 0.5 + rng.uniform());
     const run = (): tf.Tensor[] => {
       const xs = tf.tensor(x, shape);
-      const [g, b] = [tf.tensor1d(gamma!), tf.tensor1d(beta!)];
+      const [g, b, m, v] = [gamma!, beta!, mean!, variance].map((a) => tf.tensor1d(a));
+      const state = (gg: tf.Tensor, bb: tf.Tensor) => ({ gamma: gg, beta: bb, mean: m!, variance: v! });
       // A loss that weights every output differently, so every gradient term matters.
-      const loss = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(batchNormTraining(xx, gg, bb, 1e-5).y, tf.tensor(w!, shape)));
-      const { mean, variance, y } = batchNormTraining(xs, g, b, 1e-5);
-      return [y, mean, variance, ...tf.grads(loss)([xs, g, b])];
+      const loss = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(batchNormTraining(xx, state(gg, bb), 1e-5, 0.1).y, tf.tensor(w!, shape)));
+      const r = batchNormTraining(xs, state(g!, b!), 1e-5, 0.1);
+      return [r.y, r.mean, r.variance, ...tf.grads(loss)([xs, g!, b!])];
     };
     const [want, got] = [await on('wasm', run), await on('webgpu', run)];
-    want.forEach((v, i) => assertClose(got[i]!, v, 2e-4, `${['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'][i]} of [${shape}]`, true));
+    want.forEach((v, i) => assertClose(got[i]!, v, 2e-4, `${['y', 'running mean', 'running variance', 'dx', 'dgamma', 'dbeta'][i]} of [${shape}]`, true));
   }
   await initEngine({ backend: 'webgpu' });
   const [x, g, b] = [tf.randomNormal([2, 4, 4, 8]), tf.ones([8]), tf.zeros([8])];
@@ -127,11 +129,12 @@ test('BatchNorm in training on webgpu (one kernel and its gradient) equals the t
   const record = backend.recordAndSubmit.bind(backend);
   let dispatches = 0;
   backend.recordAndSubmit = (...a) => (dispatches++, record(...a));
-  const grads = tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(batchNormTraining(xx, gg, bb, 1e-5).y))([x, g, b]);
+  const grads = tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => tf.sum(batchNormTraining(xx, { gamma: gg, beta: bb, mean: b, variance: g }, 1e-5, 0.1).y))([x, g, b]);
   await Promise.all(grads.map((t) => t.data()));
   backend.recordAndSubmit = record;
-  // Forward 2; the loss's sum and its gradient's fill 2; backward 2 and two slices; the two batch statistics 2 slices.
-  assert.ok(dispatches <= 10, `${dispatches} dispatches for BatchNorm forward and backward`);
+  // Forward 2 and the running statistics 3 (one kernel, two slices); the loss's sum and its
+  // gradient's fill 2; backward 2 and two slices.
+  assert.ok(dispatches <= 11, `${dispatches} dispatches for BatchNorm forward and backward`);
   tf.dispose([x, g, b, ...grads]);
 });
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { ElementwiseProgram, f32, type WebGpuBackend } from './webgpu-program.ts';
 
 export interface AdamRates {
   beta1: number;
@@ -29,53 +30,19 @@ export function adamUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tenso
 const MOMENT = 'RdpvAdamMoment';
 const STEP = 'RdpvAdamStep';
 
-/** What tfjs-backend-webgpu needs of a program (its WebGPUProgram interface, not exported). */
-interface WebGpuBackend extends KernelBackend {
-  runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: 'float32', uniforms: { type: 'float32'; data: number[] }[]): TensorInfo;
-}
-
-const WORKGROUP = 64;
-const MAX_GROUPS = 65535;
-
-/** An elementwise program over flat tensors of one shape: `expr` of the inputs at `index`. */
-class ElementwiseProgram {
-  readonly workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-  readonly size = true;
-  readonly dispatchLayout: { x: number[] };
-  readonly dispatch: [number, number, number];
-
-  constructor(readonly variableNames: string[], readonly outputShape: number[], readonly uniforms: string, readonly shaderKey: string, private readonly expr: string) {
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    // Past 65535 workgroups in x the rest go to y; the shader's flat index counts both.
-    const groups = Math.ceil(tf.util.sizeFromShape(outputShape) / WORKGROUP);
-    const x = Math.min(groups, MAX_GROUPS);
-    this.dispatch = [x, Math.ceil(groups / x), 1];
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
-          setOutputAtIndex(index, ${this.expr});
-        }
-      }
-    `;
-  }
-}
-
 function moment({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: WebGpuBackend; attrs: NamedAttrMap }): TensorInfo {
   const { x, g } = inputs as { x: TensorInfo; g: TensorInfo };
   const square = attrs.square === true;
   const gv = square ? 'g[index] * g[index]' : 'g[index]';
   const program = new ElementwiseProgram(['x', 'g'], x.shape, 'beta : f32,', `rdpvAdamMoment${square ? 2 : 1}`, `uniforms.beta * x[index] + (1.0 - uniforms.beta) * ${gv}`);
-  return backend.runWebGPUProgram(program, [x, g], 'float32', [{ type: 'float32', data: [attrs.beta as number] }]);
+  return backend.runWebGPUProgram(program, [x, g], 'float32', [f32(attrs.beta as number)]);
 }
 
 function step({ inputs, backend, attrs }: { inputs: Record<string, TensorInfo>; backend: WebGpuBackend; attrs: NamedAttrMap }): TensorInfo {
   const { p, m, v, step: s } = inputs as { p: TensorInfo; m: TensorInfo; v: TensorInfo; step: TensorInfo };
   // 'rate', not 'step': WGSL has a built-in step().
   const program = new ElementwiseProgram(['p', 'm', 'v', 'rate'], p.shape, 'eps : f32,', 'rdpvAdamStep', 'p[index] - m[index] * rate[0] / (sqrt(v[index]) + uniforms.eps)');
-  return backend.runWebGPUProgram(program, [p, m, v, s], 'float32', [{ type: 'float32', data: [attrs.eps as number] }]);
+  return backend.runWebGPUProgram(program, [p, m, v, s], 'float32', [f32(attrs.eps as number)]);
 }
 
 export const adamKernels: KernelConfig[] = [

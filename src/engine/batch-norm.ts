@@ -1,22 +1,39 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { GradConfig, KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { GradConfig, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { ElementwiseProgram, f32, type WebGpuBackend } from './webgpu-program.ts';
+
+/** A BatchNorm's parameters and running statistics. */
+export interface BatchNormState {
+  gamma: tf.Tensor;
+  beta: tf.Tensor;
+  mean: tf.Tensor;
+  variance: tf.Tensor;
+}
 
 /**
  * BatchNorm with batch statistics (training): y = (x - mean) / sqrt(variance + eps) * gamma + beta
- * per channel (the last axis), and the batch mean and biased variance (what tf.moments gives).
- * On webgpu one kernel with its own gradient: two dispatches forward and four backward, where the
- * tfjs ops take about fifty, and each dispatch costs about 0.5 ms of host time there
- * (docs/benchmarks.md): BatchNorm was most of a P-frame training step's dispatches. Its gradient
- * is first order only (nothing differentiates it again). Elsewhere the tfjs ops, as before.
+ * per channel (the last axis) with the batch mean and biased variance (what tf.moments gives), and
+ * the running statistics moved towards them by `momentum` (the variance unbiased). On webgpu one
+ * kernel with its own gradient, and one for the running statistics: five dispatches forward and
+ * four backward, where the tfjs ops take about sixty, and each dispatch costs about 0.5 ms of host
+ * time there (docs/benchmarks.md): BatchNorm was most of a P-frame training step's dispatches. Its
+ * gradient is first order only (nothing differentiates it again). Elsewhere the tfjs ops, as before.
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+export function batchNormTraining(x: tf.Tensor, p: BatchNormState, eps: number, momentum: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   const c = x.shape[x.rank - 1]!;
+  const n = x.size / c;
+  const unbias = n / Math.max(n - 1, 1);
   if (tf.getBackend() === 'webgpu') {
-    const [y, stats] = tf.engine().runKernel(BATCH_NORM, { x: tf.reshape(x, [-1, c]), gamma, beta }, { eps }) as tf.Tensor[];
-    return { y: tf.reshape(y!, x.shape), mean: tf.reshape(tf.slice(stats!, [0, 0], [1, c]), [c]), variance: tf.reshape(tf.slice(stats!, [1, 0], [1, c]), [c]) };
+    const [y, stats] = tf.engine().runKernel(BATCH_NORM, { x: tf.reshape(x, [-1, c]), gamma: p.gamma, beta: p.beta }, { eps }) as tf.Tensor[];
+    const running = tf.engine().runKernel(RUNNING, { mean: p.mean, variance: p.variance, stats: stats! }, { momentum, unbias }) as tf.Tensor;
+    return { y: tf.reshape(y!, x.shape), mean: tf.reshape(tf.slice(running, [0, 0], [1, c]), [c]), variance: tf.reshape(tf.slice(running, [1, 0], [1, c]), [c]) };
   }
   const { mean, variance } = tf.moments(x, x.shape.map((_, i) => i).slice(0, -1));
-  return { y: normalize(x, mean, variance, gamma, beta, eps), mean, variance };
+  return {
+    y: normalize(x, mean, variance, p.gamma, p.beta, eps),
+    mean: tf.add(tf.mul(p.mean, 1 - momentum), tf.mul(mean, momentum)),
+    variance: tf.add(tf.mul(p.variance, 1 - momentum), tf.mul(tf.mul(variance, unbias), momentum)),
+  };
 }
 
 /** (x - mean) / sqrt(variance + eps) * gamma + beta as x * scale + shift: two passes over x, not four. */
@@ -28,11 +45,7 @@ export function normalize(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, ga
 const BATCH_NORM = 'RdpvBatchNorm';
 const GRAD_STATS = 'RdpvBatchNormGradStats';
 const GRAD_X = 'RdpvBatchNormGradX';
-
-/** What tfjs-backend-webgpu needs of a program (its WebGPUProgram interface, not exported). */
-interface WebGpuBackend extends KernelBackend {
-  runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: 'float32', uniforms: { type: 'float32' | 'int32'; data: number[] }[]): TensorInfo;
-}
+const RUNNING = 'RdpvBatchNormRunning';
 
 /** Threads that reduce one channel. */
 const REDUCE = 256;
@@ -97,38 +110,14 @@ class ChannelSumsProgram {
   }
 }
 
-/** Elementwise over x [N, C]: `expr` of the inputs at `index`, channel `c`. */
-class ChannelwiseProgram {
-  readonly workgroupSize: [number, number, number] = [64, 1, 1];
-  readonly size = true;
-  readonly dispatchLayout: { x: number[] } = { x: [0, 1] };
-  readonly dispatch: [number, number, number];
-  readonly uniforms = 'eps : f32, rows : f32,';
-
-  constructor(readonly variableNames: string[], readonly outputShape: number[], readonly shaderKey: string, private readonly expr: string) {
-    // Past 65535 workgroups in x the rest go to y; the shader's flat index counts both.
-    const groups = Math.ceil(tf.util.sizeFromShape(outputShape) / 64);
-    const x = Math.min(groups, 65535);
-    this.dispatch = [x, Math.ceil(groups / x), 1];
-  }
-
-  getUserCode(): string {
-    return `
-      fn main(index : i32) {
-        if (index < uniforms.size) {
+/** Elementwise over x [N, C] at `index`: channel `c`, and x normalised by the batch statistics `stats` as `xhat`. */
+const channelwise = (inputs: string[], shape: number[], key: string, expr: string) => new ElementwiseProgram(inputs, shape, 'eps : f32, rows : f32,', key, expr, `
           let C = uniforms.outShape[1];
           let c = index % C;
           let rstd = inverseSqrt(stats[C + c] + uniforms.eps);
-          let xhat = (x[index] - stats[c]) * rstd;
-          setOutputAtIndex(index, ${this.expr});
-        }
-      }
-    `;
-  }
-}
+          let xhat = (x[index] - stats[c]) * rstd;`);
 
 type Args = { inputs: Record<string, TensorInfo>; backend: WebGpuBackend; attrs: NamedAttrMap };
-const f32 = (v: number) => ({ type: 'float32' as const, data: [v] });
 
 function batchNorm({ inputs, backend, attrs }: Args): TensorInfo[] {
   const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
@@ -138,7 +127,7 @@ function batchNorm({ inputs, backend, attrs }: Args): TensorInfo[] {
   const stats = backend.runWebGPUProgram(new ChannelSumsProgram(['x'], c, 'rdpvBnStats', {
     first: 'x[r * C + c]', second: '(x[r * C + c] - a / f32(n)) * (x[r * C + c] - a / f32(n))', finish: ['a / f32(n)', 'b / f32(n)'],
   }), [x], 'float32', [f32(eps)]);
-  const y = backend.runWebGPUProgram(new ChannelwiseProgram(['x', 'stats', 'gamma', 'beta'], [n, c], 'rdpvBnApply', 'xhat * gamma[c] + beta[c]'), [x, stats, gamma, beta], 'float32', [f32(eps), f32(n)]);
+  const y = backend.runWebGPUProgram(channelwise(['x', 'stats', 'gamma', 'beta'], [n, c], 'rdpvBnApply', 'xhat * gamma[c] + beta[c]'), [x, stats, gamma, beta], 'float32', [f32(eps), f32(n)]);
   return [y, stats];
 }
 
@@ -155,11 +144,22 @@ function gradStats({ inputs, backend, attrs }: Args): TensorInfo {
 function gradX({ inputs, backend, attrs }: Args): TensorInfo {
   const { x, dy, stats, sums, gamma } = inputs as Record<'x' | 'dy' | 'stats' | 'sums' | 'gamma', TensorInfo>;
   const [n, c] = x.shape as [number, number];
-  return backend.runWebGPUProgram(new ChannelwiseProgram(['x', 'dy', 'stats', 'sums', 'gamma'], [n, c], 'rdpvBnGradX',
+  return backend.runWebGPUProgram(channelwise(['x', 'dy', 'stats', 'sums', 'gamma'], [n, c], 'rdpvBnGradX',
     'gamma[c] * rstd * (dy[index] - (sums[c] + xhat * sums[C + c]) / uniforms.rows)'), [x, dy, stats, sums, gamma], 'float32', [f32(attrs.eps as number), f32(n)]);
 }
 
+/** The running statistics [2, C] (mean; variance) moved towards the batch's `stats` by `momentum`, the variance unbiased. */
+function running({ inputs, backend, attrs }: Args): TensorInfo {
+  const { mean, variance, stats } = inputs as Record<'mean' | 'variance' | 'stats', TensorInfo>;
+  const c = mean.shape[0]!;
+  const program = new ElementwiseProgram(['mean', 'variance', 'stats'], [2, c], 'momentum : f32, unbias : f32,', 'rdpvBnRunning',
+    'select((1.0 - m) * mean[min(index, C - 1)] + m * stats[index], (1.0 - m) * variance[max(index - C, 0)] + m * uniforms.unbias * stats[index], index >= C)',
+    'let C = uniforms.outShape[1];\n          let m = uniforms.momentum;');
+  return backend.runWebGPUProgram(program, [mean, variance, stats], 'float32', [f32(attrs.momentum as number), f32(attrs.unbias as number)]);
+}
+
 export const batchNormKernels: KernelConfig[] = [
+  { kernelName: RUNNING, backendName: 'webgpu', kernelFunc: running as unknown as KernelFunc },
   { kernelName: BATCH_NORM, backendName: 'webgpu', kernelFunc: batchNorm as unknown as KernelFunc },
   { kernelName: GRAD_STATS, backendName: 'webgpu', kernelFunc: gradStats as unknown as KernelFunc },
   { kernelName: GRAD_X, backendName: 'webgpu', kernelFunc: gradX as unknown as KernelFunc },

@@ -1,12 +1,9 @@
-import { backend_util, type KernelBackend, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import { KernelScope } from './kernel-scope.ts';
+import type { WebGpuBackend } from './webgpu-program.ts';
 
 type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 
-/** What tfjs-backend-webgpu needs of a program (its WebGPUProgram interface, not exported). */
-interface WebGpuBackend extends KernelBackend {
-  runWebGPUProgram(program: object, inputs: TensorInfo[], dtype: 'float32', uniforms: { type: 'int32'; data: number[] }[]): TensorInfo;
-}
 
 /** Output tile per workgroup (TILE x TILE weights: 16 x 16 threads, 4 x 4 each) and rows per shared-memory chunk. */
 const TILE = 64;

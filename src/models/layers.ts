@@ -94,11 +94,8 @@ const BN_MOMENTUM = 0.1;
 /** BatchNorm over all axes but the last: batch statistics in training (running stats updated via ctx), running stats in eval. */
 export function batchNorm<T extends tf.Tensor>(p: BatchNormParams, x: T, ctx: Ctx): T {
   if (ctx.training) {
-    const { y, mean, variance } = batchNormTraining(x, p.gamma, p.beta, BN_EPS);
-    const n = x.size / x.shape[x.rank - 1]!;
-    const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));
-    ctx.updates.push([p.mean, tf.keep(tf.add(tf.mul(p.mean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)))]);
-    ctx.updates.push([p.variance, tf.keep(tf.add(tf.mul(p.variance, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)))]);
+    const { y, mean, variance } = batchNormTraining(x, p, BN_EPS, BN_MOMENTUM);
+    ctx.updates.push([p.mean, tf.keep(mean)], [p.variance, tf.keep(variance)]);
     return y as T;
   }
   return normalize(x, p.mean, p.variance, p.gamma, p.beta, BN_EPS) as T;
