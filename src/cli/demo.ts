@@ -114,7 +114,7 @@ export default {
       console.log(
         `What to expect: at ${rates[0]} bits the first frame cannot name the digit, its shape and its place, so decoded digits are often wrong: that is the low-rate regime the paper studies. ` +
           'MMSE is blurry (an average of the digits the bits allow); the perception decoders are sharp but may show another digit. ' +
-          (T > 1 ? 'Later frames: 0-PLF-FMD may correct a wrong digit once the P-frames bring the information; 0-PLF-JD keeps it, since its clip must stay consistent with its own first frame (error permanence).' : ''),
+          (T > 1 ? 'Later frames: in the paper 0-PLF-FMD corrects a wrong digit once the P-frames bring the information, and 0-PLF-JD keeps it, since its clip must stay consistent with its own first frame (error permanence). The shipped models do not show that permanence: their 0-PLF-JD keeps a wrong first digit about as rarely as 0-PLF-FMD (docs/results/beyond.md).' : ''),
       );
       return 0;
     } finally {
