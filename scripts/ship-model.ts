@@ -129,4 +129,3 @@ function stripCritics(arrays: NamedArrays, metadata: Record<string, string>): vo
   else delete config.iframe?.critic;
   metadata.model = JSON.stringify(config);
 }
-

@@ -50,6 +50,11 @@ export function folderStore(dir = ZOO_DIR): WeightStore {
   return { where, read: async (name) => readFileOrFail(where(name), 'model file') };
 }
 
+/** A model file on disk (`what` names it in the error when it cannot be read); a shipped difference takes its base from the package's zoo. */
+export async function readModelPath(path: string, what: string): Promise<LoadedModel> {
+  return readModelFile(readFileOrFail(path, what), path, zooBase(folderStore()));
+}
+
 /**
  * `--model NAME|FILE`: an existing file path is read as a model file (its id: its name metadata,
  * else the file name; a shipped difference takes its base from the zoo); anything else names a
@@ -57,7 +62,7 @@ export function folderStore(dir = ZOO_DIR): WeightStore {
  */
 export async function loadModelArg(spec?: string): Promise<LoadedModel> {
   if (spec !== undefined && existsSync(spec) && statSync(spec).isFile()) {
-    const m = await readModelFile(readFileOrFail(spec, 'model file'), spec, zooBase(folderStore()));
+    const m = await readModelPath(spec, 'model file');
     return m.id === 'unnamed' ? { ...m, id: basename(spec).replace(/\.safetensors$/, '') } : m;
   }
   return loadZooModel(folderStore(), spec);

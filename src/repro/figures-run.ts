@@ -15,8 +15,8 @@ import { classifierFn, DIGIT_CLASSIFIER_NAME, loadShippedClassifier, type FrameC
 import { countErrors, permanenceMarkdown, type PermanenceResult } from '../eval/permanence.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
 import { disposeModel, readModelFile, type LoadedModel } from '../models/model-file.ts';
-import { folderStore, readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
-import { loadZooModel, MANIFEST, zooManifest, type WeightStore } from '../models/zoo.ts';
+import { folderStore, readFileOrFail, readModelPath, writeFileAtomic } from '../models/weights-io.ts';
+import { loadZooModel, MANIFEST, zooBase, zooManifest, type WeightStore } from '../models/zoo.ts';
 import { presets } from '../train/presets.ts';
 import { MODEL, runTraining } from '../train/run.ts';
 import { videoCodec } from '../video/codec.ts';
@@ -82,12 +82,12 @@ const modelPath = (o: FigureOptions, cell: FigureCell) => join(o.runs, cell.pres
 async function cellModel(o: FigureOptions, cell: FigureCell): Promise<{ lm: LoadedModel; from: string }> {
   if (o.mode === 'pretrained') return { lm: await loadZooModel(o.zoo ?? folderStore(), zooNameOf(cell)), from: `zoo:${zooNameOf(cell)}` };
   const path = modelPath(o, cell);
-  return { lm: await readModelFile(readFileOrFail(path, `model of cell ${cell.name}`), path), from: path };
+  return { lm: await readModelPath(path, `model of cell ${cell.name}`), from: path };
 }
 
 /** A GOP model file the user names (--model). */
 async function fileModel(bytes: Uint8Array, path: string): Promise<{ lm: LoadedModel; from: string }> {
-  const lm = await readModelFile(bytes, path);
+  const lm = await readModelFile(bytes, path, zooBase(folderStore()));
   if (lm.model.config.kind !== 'gop') {
     disposeModel(lm.model);
     throw new UserError(`${path}: an I-frame model; the figure draws a group of pictures (a GOP model, e.g. runs/pframe-12-12-12-perception/model.safetensors)`);

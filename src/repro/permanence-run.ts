@@ -14,9 +14,9 @@ import type { Split } from '../data/types.ts';
 import { classifierFn, DIGIT_CLASSIFIER_NAME, loadShippedClassifier } from '../eval/classifier.ts';
 import { errorPermanence, permanenceMarkdown, type ErrorCounts, type PermanenceResult } from '../eval/permanence.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
-import { disposeModel, readModelFile, type LoadedModel } from '../models/model-file.ts';
+import { disposeModel, type LoadedModel } from '../models/model-file.ts';
 import { disposeParams } from '../models/params.ts';
-import { folderStore, loadModelArg, readFileOrFail } from '../models/weights-io.ts';
+import { folderStore, loadModelArg, readModelPath } from '../models/weights-io.ts';
 import { loadZooModel, MANIFEST, zooManifest, type WeightStore } from '../models/zoo.ts';
 import { presets } from '../train/presets.ts';
 import { MODEL } from '../train/run.ts';
@@ -62,7 +62,7 @@ export async function permanenceModels(choice: ModelChoice, tiny: boolean, zoo: 
   return {
     models: done.map((c) => {
       const path = join(choice.runs, c.preset, MODEL);
-      return { label: c.cell, from: path, load: async () => readModelFile(readFileOrFail(path, `model of ${c.cell}`), path) };
+      return { label: c.cell, from: path, load: async () => readModelPath(path, `model of ${c.cell}`) };
     }),
     missing,
   };

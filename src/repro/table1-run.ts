@@ -7,8 +7,8 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'no
 import { join } from 'node:path';
 import { initEngine, type BackendName } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
-import { disposeModel, readModelFile, type LoadedModel } from '../models/model-file.ts';
-import { folderStore, readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
+import { disposeModel, type LoadedModel } from '../models/model-file.ts';
+import { folderStore, readModelPath, writeFileAtomic } from '../models/weights-io.ts';
 import { loadZooModel, MANIFEST, zooManifest, type WeightStore, type ZooEntry } from '../models/zoo.ts';
 import { presets } from '../train/presets.ts';
 import { withReplicas } from '../train/parallel.ts';
@@ -71,7 +71,7 @@ function plan(o: Table1Options, zooEntries: ZooEntry[]): Plan {
 async function cellModel(o: Table1Options, cell: Table1Cell): Promise<{ lm: LoadedModel; from: string }> {
   if (o.mode === 'pretrained') return { lm: await loadZooModel(o.zoo ?? folderStore(), zooNameOf(cell)), from: `zoo:${zooNameOf(cell)}` };
   const path = join(o.runs, cell.preset, MODEL);
-  return { lm: await readModelFile(readFileOrFail(path, `model of cell ${cell.name}`), path), from: path };
+  return { lm: await readModelPath(path, `model of cell ${cell.name}`), from: path };
 }
 
 /** Run one job in this process (`say` takes its lines). */

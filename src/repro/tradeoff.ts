@@ -19,8 +19,8 @@ import type { Split } from '../data/types.ts';
 import { initEngine } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
-import { disposeModel, readModelFile, type LoadedModel } from '../models/model-file.ts';
-import { folderStore, readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
+import { disposeModel, type LoadedModel } from '../models/model-file.ts';
+import { folderStore, readModelPath, writeFileAtomic } from '../models/weights-io.ts';
 import { loadZooModel, zooManifest, type WeightStore } from '../models/zoo.ts';
 import { presets, type TrainConfig } from '../train/presets.ts';
 import { MODEL, runTraining } from '../train/run.ts';
@@ -245,7 +245,7 @@ export function tradeoffChartSpec(t: TradeoffTable): ChartSpec {
 async function stage1Model(o: TradeoffOptions, from: string): Promise<LoadedModel> {
   if (isZoo(from)) return loadZooModel(o.zoo ?? folderStore(), from.slice(4));
   const path = join(o.runs, from, MODEL);
-  return readModelFile(readFileOrFail(path, `stage-1 model '${from}'`), path);
+  return readModelPath(path, `stage-1 model '${from}'`);
 }
 
 /** Run the sweep (what is not finished), then write tradeoff-<preset>.json/.md/.svg/.png; returns the exit code. */
@@ -284,7 +284,7 @@ export async function runTradeoff(o: TradeoffOptions): Promise<{ code: number; t
       const config = run?.config ?? presets[job.id]!;
       return (await runTraining({ preset: job.id, config, out: join(o.runs, job.id), resume: true, say: jsay })).exitCode;
     }
-    const lm = run ? await readModelFile(readFileOrFail(modelPath(run.id), `model of ${run.id}`), modelPath(run.id)) : await stage1Model(o, p.from);
+    const lm = run ? await readModelPath(modelPath(run.id), `model of ${run.id}`) : await stage1Model(o, p.from);
     try {
       // Scored as Table 1 scores a cell, at the preset's frame.
       if (run) write(job, await evaluateCell(lm, job.id, run.id, modelPath(run.id), p.settings, jsay));

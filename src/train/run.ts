@@ -8,11 +8,11 @@ import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { formatSeconds } from '../duration.ts';
 import { evalProgress, evaluate, flatMetrics } from '../eval/evaluate.ts';
-import { disposeModel, encodeModelFile, readModelFile, sha256Hex, type Model } from '../models/model-file.ts';
+import { disposeModel, encodeModelFile, sha256Hex, type Model } from '../models/model-file.ts';
 import { decodeParamsInto, encodeParams, fetchParams } from '../models/params.ts';
 import { withDataChecksum } from '../models/tensor-file.ts';
-import { folderStore, readFileOrFail, writeFileAtomic } from '../models/weights-io.ts';
-import { loadZooModel, zooBase } from '../models/zoo.ts';
+import { folderStore, readFileOrFail, readModelPath, writeFileAtomic } from '../models/weights-io.ts';
+import { loadZooModel } from '../models/zoo.ts';
 import { sourceFor, type TrainConfig } from './presets.ts';
 import { createTrainer } from './parallel.ts';
 import { readLosses, type Losses } from './trainer.ts';
@@ -109,7 +109,7 @@ function truncateLog(path: string, step: number): void {
 async function startModel(from: string, file: string | undefined, out: string): Promise<Model> {
   if (file === undefined && from.startsWith('zoo:')) return (await loadZooModel(folderStore(), from.slice(4))).model;
   const path = file ?? join(dirname(out), from, MODEL);
-  return (await readModelFile(readFileOrFail(path, `model to start from (train preset '${from}' first, or pass --from)`), path, zooBase(folderStore()))).model;
+  return (await readModelPath(path, `model to start from (train preset '${from}' first, or pass --from)`)).model;
 }
 
 export async function runTraining(o: RunOptions): Promise<RunResult> {
