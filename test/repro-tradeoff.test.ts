@@ -101,6 +101,29 @@ test('--held-out scores the same runs on held-out training sequences, apart from
   assert.match(readFileSync(`${heldOut}.md`, 'utf8'), /training split from sequence 4194304 \(held out/);
 });
 
+test('--steps trains a sweep of its own length beside the preset-length one, on the same stage-1 model, without retraining either', async () => {
+  const own = join(dir, 'results-steps');
+  const r = await runCli(['repro', 'tradeoff', '--tiny', '--lambdas', '0,0.5', '--steps', '3', '--runs', runs, '--results', own, '--threads', '1']);
+  assert.equal(r.code, 0, r.err.join('\n'));
+  const ids = [0, 0.5].map((x) => lambdaRun('tiny-perception', x, 3));
+  assert.deepEqual(ids, ['tiny-perception-lambda-0-steps-3', 'tiny-perception-lambda-0.5-steps-3']);
+  const log = readFileSync(join(own, 'tradeoff-tiny-perception.log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string; job?: string; steps?: number });
+  assert.deepEqual(log.filter((e) => e.event === 'start').map((e) => e.job), ids.flatMap((id) => [id, `eval-${id}`]), 'the stage-1 model and the bound are reused');
+  assert.equal(log[0]!.steps, 3);
+  for (const id of ids) {
+    const steps = readFileSync(join(runs, id, LOG), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+    assert.deepEqual(steps, [1, 2, 3]);
+    assert.equal((JSON.parse(weights(join(runs, id, MODEL)).metadata.config!) as { judgeSteps: number }).judgeSteps, 0, 'no closing judge: the evaluation trains its own');
+  }
+  const t = JSON.parse(readFileSync(join(own, 'tradeoff-tiny-perception.json'), 'utf8')) as TradeoffTable;
+  assert.equal(t.train_steps, 3);
+  assert.deepEqual(t.points.map((p) => p.run), ids);
+  assert.ok(t.mmse_shared);
+  assert.match(readFileSync(join(own, 'tradeoff-tiny-perception.md'), 'utf8'), /each 3 steps of tiny-perception/);
+  const again = await tradeoff(LAMBDAS);
+  assert.match(again.out.join('\n'), /0 job\(s\) run/, 'the preset-length sweep is untouched');
+});
+
 test('mistakes exit 2 with one line', async () => {
   const cases: [string[], RegExp][] = [
     [['--lambdas', '0,x'], /--lambdas must be a number >= 0, got 'x'/],

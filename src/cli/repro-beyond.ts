@@ -72,6 +72,7 @@ const TRADEOFF_FLAGS = {
   from: { type: 'string', value: 'zoo:NAME|PRESET', help: "the shared stage-1 model: a shipped one, or a preset's run in --runs, trained there when missing (default: the preset's from)" },
   runs: { type: 'string', value: 'DIR', default: DEFAULT_RUNS, help: 'one folder per job: <preset>-lambda-<x>, eval-<preset>-lambda-<x>, ot-bound-<stage 1>' },
   results: { type: 'string', value: 'DIR', default: 'results', help: 'where tradeoff-<preset>.json, .md, .svg, .png and .log.jsonl go' },
+  steps: { type: 'int', min: 1, max: 10_000_000, help: "stage-2 steps of every run instead of the preset's (runs <preset>-lambda-<x>-steps-<n>, without their own closing judge)" },
   samples: { type: 'int', min: 1, max: 1 << 20, help: 'test sequences scored per run (default 1024; --tiny 16)' },
   'dither-seeds': { type: 'int', min: 1, max: 100, value: 'K', help: 'dither seeds 1..K (default 2; --tiny 1)' },
   'judge-steps': { type: 'int', min: 1, max: 1_000_000, help: "steps of the fresh judge critic per decoder and seed (default: the preset's judge steps)" },
@@ -85,7 +86,7 @@ const TRADEOFF_FLAGS = {
 export const tradeoff: Command = {
   summary: "the distortion-perception tradeoff of one representation: a sweep of stage-2 perception weights on one stage-1 model",
   usage: `usage: rdpv repro tradeoff [--preset NAME] [--lambdas X,Y,...] [--from zoo:NAME|PRESET] [--runs DIR] [--results DIR]
-                         [--samples N] [--dither-seeds K] [--judge-steps N] [--ot-bound N] [--held-out I] [--tiny] [--threads N]
+                         [--steps N] [--samples N] [--dither-seeds K] [--judge-steps N] [--ot-bound N] [--held-out I] [--tiny] [--threads N]
 tradeoff: trains one stage-2 run per lambda (the preset's settings, encoder frozen) from one shared stage-1
 model into --runs/<preset>-lambda-<x> (resumed from a checkpoint, skipped when finished), scores each on the
 MovingMNIST test split (MSE and a fresh judge's W1) and writes tradeoff-<preset>.json/.md and a chart of MSE
@@ -106,7 +107,7 @@ ${optionsHelp(TRADEOFF_FLAGS)}`,
     if (otBound === 1) throw new UserError('--ot-bound: N must be 0 (no bound) or at least 2');
     const judgeSteps = values['judge-steps'] ?? presets[preset]?.judgeSteps;
     const { code } = await runTradeoff({
-      preset, lambdas, from: values.from, runs: values.runs, results: values.results, threads: values.threads,
+      preset, lambdas, from: values.from, runs: values.runs, results: values.results, threads: values.threads, steps: values.steps,
       samples: values.samples ?? (values.tiny ? TINY.samples : 1024), ditherSeeds: values['dither-seeds'] ?? (values.tiny ? TINY.ditherSeeds : 2),
       judgeSteps: judgeSteps || 500, otBound, ...(values['held-out'] === undefined ? {} : { heldOut: values['held-out'] }),
     });

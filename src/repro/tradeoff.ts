@@ -6,7 +6,7 @@
  * are scored on the test split (MSE and a fresh judge's W1, as Table 1 scores its cells) and drawn
  * as MSE against W1, with the MMSE decoder's point and the 0-PLF optimum of Theorem 3.2 on the
  * shared encoder (D_MMSE + W2^2 at W1 = 0) marked. The lambdas are given up front and every run
- * trains for the preset's steps: nothing is chosen by a test score.
+ * trains for the same steps (the preset's, or --steps): nothing is chosen by a test score.
  *
  * The work is a grid of jobs (src/repro/grid.ts) in the runs folder: the stage-1 chain (when the
  * stage-1 model is a preset), one training per lambda into `<runs>/<preset>-lambda-<x>` (resumed
@@ -47,21 +47,27 @@ export interface TradeoffOptions {
   heldOut?: number;
   threads?: number;
   batch?: number;
+  /** Stage-2 steps of every run, in place of the preset's (a cheaper sweep; the runs are then `<preset>-lambda-<x>-steps-<n>`). */
+  steps?: number;
   /** The shipped models (default: models/ of the package). */
   zoo?: WeightStore;
   say?: (line: string) => void;
 }
 
-/** A run of the sweep: `<preset>-lambda-<x>` (its evaluation job: `eval-<run>`). */
-export const lambdaRun = (preset: string, lambda: number) => `${preset}-lambda-${lambda}`;
+/** A run of the sweep: `<preset>-lambda-<x>`, `-steps-<n>` with a step count of its own (its evaluation job: `eval-<run>`). */
+export const lambdaRun = (preset: string, lambda: number, steps?: number) => `${preset}-lambda-${lambda}${steps === undefined ? '' : `-steps-${steps}`}`;
 const evalId = (run: string, heldOut?: number) => (heldOut === undefined ? `eval-${run}` : `eval-heldout-${run}`);
 /** The bound's job: one per stage-1 model (`ot-bound-<preset>` or `ot-bound-zoo-<name>`). */
 const otId = (from: string) => `ot-bound-${from.replace(/^zoo:/, 'zoo-')}`;
 const isZoo = (from: string) => from.startsWith('zoo:');
 
-/** A run's training config: the preset with this lambda (for every perception decoder) and the shared stage-1 model. */
-export function tradeoffConfig(preset: string, lambda: number, from: string): TrainConfig {
-  return { ...presets[preset]!, lambda, lambdaJoint: undefined, from };
+/**
+ * A run's training config: the preset with this lambda (for every perception decoder) and the shared
+ * stage-1 model. With steps of its own the run also skips its closing judge: the sweep's evaluation
+ * trains fresh judges anyway, and on a P-frame the run's own costs about as much as its evaluation.
+ */
+export function tradeoffConfig(preset: string, lambda: number, from: string, steps?: number): TrainConfig {
+  return { ...presets[preset]!, lambda, lambdaJoint: undefined, from, ...(steps === undefined ? {} : { steps, judgeSteps: 0 }) };
 }
 
 interface Plan {
@@ -90,7 +96,7 @@ export function tradeoffPlan(o: TradeoffOptions): Plan {
   });
   const bound = o.heldOut === undefined ? o.otBound : 0;
   if (bound > 0) jobs.push({ id: otId(from), kind: 'eval', deps: stage1Deps, cell: 'stage-1' });
-  const runs = o.lambdas.map((lambda) => ({ lambda, id: lambdaRun(o.preset, lambda), config: tradeoffConfig(o.preset, lambda, from) }));
+  const runs = o.lambdas.map((lambda) => ({ lambda, id: lambdaRun(o.preset, lambda, o.steps), config: tradeoffConfig(o.preset, lambda, from, o.steps) }));
   for (const r of runs) jobs.push({ id: r.id, kind: 'train', deps: stage1Deps, cell: r.id }, { id: evalId(r.id, o.heldOut), kind: 'eval', deps: [r.id], cell: r.id });
   const frame = base.frame ?? 1;
   const settings: CellEvalSettings = { samples: o.samples, ditherSeeds: o.ditherSeeds, judgeSteps: o.judgeSteps, batch: o.batch ?? 64, frame, ...(o.heldOut === undefined ? {} : { heldOut: o.heldOut }) };
@@ -159,7 +165,7 @@ export function tradeoffTable(o: TradeoffOptions, p: Plan, stage1Sha: string | u
   return {
     experiment: 'tradeoff',
     what: `per-pixel MSE on [0, 1] pixels and a fresh judge critic's W1 of each stage-2 run's perception decoders (mean and sample std over dither seeds, each the mean over the ${o.heldOut === undefined ? 'test' : 'held-out training'} sequences), the shared MMSE decoder, and D_MMSE + W2^2 of Theorem 3.2 on the shared encoder`,
-    preset: o.preset, frame: p.frame, rate: first?.rate ?? null, stage1: { from: p.from, sha256: stage1Sha ?? null }, lambdas: o.lambdas, train_steps: presets[o.preset]!.steps,
+    preset: o.preset, frame: p.frame, rate: first?.rate ?? null, stage1: { from: p.from, sha256: stage1Sha ?? null }, lambdas: o.lambdas, train_steps: o.steps ?? presets[o.preset]!.steps,
     source: first?.source ?? null, split: o.heldOut === undefined ? 'test' : 'train', first: o.heldOut ?? 0, samples: o.samples, dither_seeds: Array.from({ length: o.ditherSeeds }, (_, i) => i + 1), judge_steps: o.judgeSteps,
     mmse: first ? mmseOf(first) : null,
     mmse_shared: done.every(({ e }) => sameSeries(e.mse.mmse, first!.mse.mmse) && sameSeries(e.judge_w1?.mmse, first!.judge_w1?.mmse)),
@@ -300,7 +306,7 @@ export async function runTradeoff(o: TradeoffOptions): Promise<{ code: number; t
   const base = `tradeoff-${o.preset}${o.heldOut === undefined ? '' : '-heldout'}`;
   const logPath = join(o.results, `${base}.log.jsonl`);
   const log = (e: Record<string, unknown>) => appendFileSync(logPath, JSON.stringify({ time: new Date().toISOString(), ...e }) + '\n');
-  log({ event: 'begin', preset: o.preset, from: p.from, lambdas: o.lambdas, runs: o.runs, samples: o.samples, dither_seeds: o.ditherSeeds, judge_steps: o.judgeSteps, ot_bound: o.otBound });
+  log({ event: 'begin', preset: o.preset, from: p.from, lambdas: o.lambdas, steps: p.runs[0]!.config.steps, runs: o.runs, samples: o.samples, dither_seeds: o.ditherSeeds, judge_steps: o.judgeSteps, ot_bound: o.otBound });
   say(`[repro] tradeoff ${o.preset} from ${p.from}: lambda ${o.lambdas.join(', ')}; ${p.grid.jobs.length} jobs; runs in ${o.runs}`);
   const report = await runGrid(p.grid, p.grid.jobs, { jobs: 1, store, pollMs: 1000, say, log, execute: (job) => execute(job, (l) => say(`[${job.id}] ${l}`)) });
   const table = tradeoffTable(o, p, stage1Sha());
