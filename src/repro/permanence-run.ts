@@ -6,6 +6,7 @@
  * claim: the 0-PLF-JD decoder keeps a wrong first frame's digit, the 0-PLF-FMD decoder corrects it.
  * Writes permanence.json, permanence.md and a bar chart (permanence.svg, permanence.png).
  */
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { initEngine } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
@@ -44,6 +45,10 @@ export type ModelChoice = { kind: 'files'; specs: string[] } | { kind: 'pretrain
  */
 export async function permanenceModels(choice: ModelChoice, tiny: boolean, zoo: WeightStore = folderStore()): Promise<{ models: PermanenceModel[]; missing: string[] }> {
   if (choice.kind === 'files') {
+    // Checked up front: a wrong name found at its turn would come after the models before it had run.
+    const shipped = (await zooManifest(zoo)).filter((e) => e.kind === undefined).map((e) => e.name);
+    const unknown = choice.specs.find((spec) => !(existsSync(spec) && statSync(spec).isFile()) && !shipped.includes(spec));
+    if (unknown !== undefined) throw new UserError(`--model ${unknown}: neither a model file nor a shipped model; shipped: ${shipped.join(', ')}`);
     return { models: choice.specs.map((spec) => ({ from: spec, load: () => loadModelArg(spec) })), missing: [] };
   }
   const cells = gop3Cells(tiny);
