@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
 import { initEngine } from '../src/engine/index.ts';
 import { disposeModel, encodeModelFile, readModelFile, sha256Hex } from '../src/models/model-file.ts';
 import { decodeTensorFile, encodeTensorFile } from '../src/models/tensor-file.ts';
@@ -75,4 +76,10 @@ test('a difference from a model that shares no tensor, or from one not shipped, 
   delete metadata.data_sha256;
   await assert.rejects(storedDifference(zoo, encodeTensorFile(arrays, metadata), 'F32', 'base'), /shares no tensor with 'base'/);
   await assert.rejects(storedDifference(zoo, baseBytes, 'F32', 'nothing'), /no shipped model 'nothing'/);
+});
+
+test('the shipped zoo, weights and manifest, stays within the 40 MB the package allows it', () => {
+  const dir = new URL('../models/', import.meta.url);
+  const bytes = readdirSync(dir).reduce((sum, f) => sum + statSync(new URL(f, dir)).size, 0);
+  assert.ok(bytes <= 40e6, `models/ holds ${(bytes / 1e6).toFixed(2)} MB`);
 });
