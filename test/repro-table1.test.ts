@@ -177,14 +177,16 @@ test('an interrupted training job resumes from its checkpoint and ends with the 
   for (const [name, { data }] of want) assert.deepEqual(got.get(name)!.data, data, name);
 });
 
-test('--replicas 2 trains every job of the grid on 2 data-parallel replicas, in this process and as child processes', async () => {
+test('--replicas 2 trains every job of the grid on 2 data-parallel replicas, in this process and as child processes, bit for bit whatever --threads splits over them', async () => {
   const dir = tmp();
   const reference = join(dir, 'reference');
   const alone = spawnSync(process.execPath, [CLI, 'train', '--preset', 'tiny-pframe-inf-2-mse,tiny-pframe-inf-2-perception', '--replicas', '2', '--out', reference], { encoding: 'utf8' });
   assert.equal(alone.status, 0, alone.stderr);
   for (const jobs of ['1', '2']) {
     const runs = join(dir, `runs-${jobs}`);
-    const r = await table1(runs, join(dir, `results-${jobs}`), '--shard', '0/3', '--replicas', '2', '--jobs', jobs);
+    // With --jobs 2, 4 threads give each child 2 (its evaluation runs on 2, its replicas 1 each); this
+    // test process's own engine already runs on 1.
+    const r = await table1(runs, join(dir, `results-${jobs}`), '--shard', '0/3', '--replicas', '2', '--jobs', jobs, '--threads', jobs === '1' ? '1' : '4');
     assert.equal(r.code, 0, r.err.join('\n'));
     for (const preset of ['tiny-pframe-inf-2-mse', 'tiny-pframe-inf-2-perception']) {
       const weights = (d: string) => decodeTensorFile(readFileSync(join(d, preset, MODEL)), d).arrays;
@@ -196,7 +198,7 @@ test('--replicas 2 trains every job of the grid on 2 data-parallel replicas, in 
 
 test('bad flags exit with code 2 and one line', async () => {
   const runs = join(tmp(), 'runs');
-  for (const args of [['--shard', '3/2'], ['--shard', 'x'], ['--shard', '1/0'], ['--shard', 'k8s'], ['--train', '--pretrained'], ['--jobs', '0'], ['--samples', 'many'], ['--pretrained', '--replicas', '2'], ['--replicas', '0']]) {
+  for (const args of [['--shard', '3/2'], ['--shard', 'x'], ['--shard', '1/0'], ['--shard', 'k8s'], ['--train', '--pretrained'], ['--jobs', '0'], ['--samples', 'many'], ['--pretrained', '--replicas', '2'], ['--replicas', '0'], ['--threads', '0']]) {
     const r = await runCli(['repro', 'table1', '--tiny', '--runs', runs, ...args]);
     assert.equal(r.code, 2, args.join(' '));
     assert.equal(r.err.length, 1, `${args.join(' ')}: ${r.err.join(' / ')}`);

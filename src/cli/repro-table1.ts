@@ -5,13 +5,13 @@ import { UserError } from '../errors.ts';
 import { K8S_COUNT_VAR, parseShard, shardJobs, shardName } from '../repro/grid.ts';
 import { selectCells, table1Grid } from '../repro/table1.ts';
 import { mergeTable1, runTable1 } from '../repro/table1-run.ts';
-import { parseFlags } from './args.ts';
+import { parseFlags, threadsFlag } from './args.ts';
 import type { Command } from './command.ts';
 
 export const DEFAULT_RUNS = join(homedir(), '.cache', 'rdp-video', 'runs');
 
 const USAGE = `usage: rdpv repro table1 [--train | --pretrained] [--jobs N] [--shard i/n|slurm|k8s] [--runs DIR] [--results DIR]
-                         [--samples N] [--dither-seeds K] [--judge-steps N] [--ot-bound N] [--tiny] [--backend wasm|cpu] [--replicas S] [--poll S] [--cells R1-R2,...] [--only JOB] [--list]
+                         [--samples N] [--dither-seeds K] [--judge-steps N] [--ot-bound N] [--tiny] [--backend wasm|cpu] [--threads N] [--replicas S] [--poll S] [--cells R1-R2,...] [--only JOB] [--list]
        rdpv repro merge DIR|FILE... [--results DIR]
 table1: trains (--train, the default) or loads from the zoo (--pretrained) the models behind the paper's
 Table 1 (a: R1 = inf, R2 in 1, 2, 3.17; b: R1 = 12, R2 in 4, 8, 12, inf), scores each cell's P-frame on
@@ -23,7 +23,8 @@ JSON-lines log table1.log.jsonl (--results, default results/). Jobs: one per pre
 preset) and one evaluation per cell (id: eval-pframe-R1-R2); finished jobs are not redone, an
 interrupted training resumes from its checkpoint. Models go to --runs (default ~/.cache/rdp-video/runs).
 --jobs N runs N independent jobs side by side as child processes; --replicas S trains each on S
-data-parallel replicas (rdpv train --replicas: its results are bit-identical for a given S). --shard i/n runs the i-th of n
+data-parallel replicas (rdpv train --replicas: its results are bit-identical for a given S); --threads N
+(default every core, at most 8) gives each of the --jobs processes N/J wasm threads and each replica a share of those. --shard i/n runs the i-th of n
 slices of the cells (whole cells with the training they first need); 'slurm' reads
 SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, 'k8s' JOB_COMPLETION_INDEX/${K8S_COUNT_VAR}. A job whose
 dependency belongs to another shard waits for its model file in the shared --runs folder (polling every
@@ -42,7 +43,7 @@ export const table1: Command = {
       runs: { type: 'string', default: DEFAULT_RUNS }, results: { type: 'string', default: 'results' },
       samples: { type: 'int', min: 1, max: 1 << 20, default: 1024 }, 'dither-seeds': { type: 'int', min: 1, max: 100, default: 5 },
       'judge-steps': { type: 'int', min: 0, default: 0 }, 'ot-bound': { type: 'int', min: 0, max: 1 << 16, default: 0 }, tiny: { type: 'boolean' }, backend: { type: 'choice', choices: ['wasm', 'cpu'], default: 'wasm' },
-      replicas: { type: 'int', min: 1, max: 64, default: 1 },
+      replicas: { type: 'int', min: 1, max: 64, default: 1 }, threads: threadsFlag,
       poll: { type: 'number', min: 0.01, max: 3600, default: 10 }, only: { type: 'string' }, list: { type: 'boolean' }, cells: { type: 'string' },
     }, true);
     const [what, ...rest] = positionals;
@@ -69,7 +70,7 @@ export const table1: Command = {
     }
     return runTable1({
       mode, tiny: values.tiny, jobs: values.jobs, shard, runs: values.runs, results: values.results, backend: values.backend as BackendName,
-      replicas: values.replicas, pollMs: values.poll * 1000, only: values.only, ...(cells ? { cells } : {}),
+      replicas: values.replicas, threads: values.threads, pollMs: values.poll * 1000, only: values.only, ...(cells ? { cells } : {}),
       settings: { samples: values.samples, ditherSeeds: values['dither-seeds'], judgeSteps: values['judge-steps'], batch: 64, otBound: values['ot-bound'] },
     });
   },

@@ -32,6 +32,8 @@ export interface Table1Options {
   backend: BackendName;
   /** Data-parallel replicas of every training job (rdpv train --replicas; default 1). */
   replicas?: number;
+  /** wasm threads of this run (default 1): split over --jobs children, then over a training's replicas, as rdpv train splits them. */
+  threads?: number;
   pollMs: number;
   /** Run only this job (its dependencies must be finished): what a child process does. No log, no table. */
   only?: string;
@@ -77,7 +79,7 @@ async function cellModel(o: Table1Options, cell: Table1Cell): Promise<{ lm: Load
 /** Run one job in this process (`say` takes its lines). */
 async function runHere(o: Table1Options, p: Plan, job: Job, say: (l: string) => void): Promise<number> {
   if (job.kind === 'train') {
-    const result = await runTraining({ preset: job.id, config: withReplicas(presets[job.id]!, o.replicas), out: join(o.runs, job.id), resume: true, say });
+    const result = await runTraining({ preset: job.id, config: withReplicas(presets[job.id]!, o.replicas), out: join(o.runs, job.id), resume: true, say, replicaThreads: share(o.threads, o.replicas) });
     return result.exitCode;
   }
   const cell = p.cellOf.get(job.cell)!;
@@ -92,17 +94,20 @@ async function runHere(o: Table1Options, p: Plan, job: Job, say: (l: string) => 
   }
 }
 
+/** Each of `n` parts' share of `threads` wasm threads (at least 1). */
+const share = (threads = 1, n = 1) => Math.max(1, Math.floor(threads / n));
+
 /** The flags a child `rdpv repro table1 --only ID` needs to rebuild the same plan. */
 function childArgs(o: Table1Options, id: string): string[] {
   return ['repro', 'table1', '--only', id, `--${o.mode}`, ...(o.tiny ? ['--tiny'] : []), '--runs', o.runs, '--results', o.results,
     '--samples', String(o.settings.samples), '--dither-seeds', String(o.settings.ditherSeeds), '--judge-steps', String(o.settings.judgeSteps),
     '--ot-bound', String(o.settings.otBound ?? 0), ...(o.cells ? ['--cells', o.cells.join(',')] : []),
-    '--backend', o.backend, '--replicas', String(o.replicas ?? 1)];
+    '--backend', o.backend, '--replicas', String(o.replicas ?? 1), '--threads', String(share(o.threads, o.jobs))];
 }
 
 function runChild(o: Table1Options, job: Job): Promise<number> {
   return job.kind === 'train'
-    ? runRdpvChild(job.id, ['train', '--preset', job.id, '--out', join(o.runs, job.id), '--resume', '--backend', o.backend, '--replicas', String(o.replicas ?? 1)])
+    ? runRdpvChild(job.id, ['train', '--preset', job.id, '--out', join(o.runs, job.id), '--resume', '--backend', o.backend, '--replicas', String(o.replicas ?? 1), '--threads', String(share(o.threads, o.jobs))])
     : runRdpvChild(job.id, childArgs(o, job.id));
 }
 
@@ -167,7 +172,7 @@ export async function runTable1(o: Table1Options): Promise<number> {
     if (!job) throw new UserError(`--only: no job '${o.only}' in the table1 grid (jobs: ${p.grid.jobs.map((j) => j.id).join(', ')})`);
     const notDone = job.deps.filter((d) => !p.store.finished(p.grid.jobs.find((j) => j.id === d)!));
     if (notDone.length) throw new UserError(`--only ${job.id}: its dependencies are not finished: ${notDone.join(', ')}`);
-    await initEngine({ backend: o.backend });
+    await initEngine({ backend: o.backend, threads: o.threads ?? 1 });
     return runHere(o, p, job, say);
   }
 
@@ -179,7 +184,7 @@ export async function runTable1(o: Table1Options): Promise<number> {
   const log = (e: Record<string, unknown>) => appendFileSync(logPath, JSON.stringify({ time: new Date().toISOString(), shard, ...e }) + '\n');
   log({ event: 'begin', mode: o.mode, tiny: o.tiny, jobs: mine.map((j) => j.id), runs: o.runs, samples: o.settings.samples, dither_seeds: o.settings.ditherSeeds, judge_steps: o.settings.judgeSteps, ot_bound: o.settings.otBound ?? 0 });
   say(`[repro] table1${o.tiny ? ' (tiny)' : ''}${shard ? ` shard ${shard}` : ''}: ${mine.length} of ${p.grid.jobs.length} jobs (${myCells.map((c) => c.name).join(', ') || 'no cells'}), ${o.jobs} at a time; runs in ${o.runs}`);
-  if (!children) await initEngine({ backend: o.backend });
+  if (!children) await initEngine({ backend: o.backend, threads: o.threads ?? 1 });
 
   const onSignal = (s: NodeJS.Signals) => {
     say(`[repro] ${s}: passing it to ${signalChildren(s)} running job(s); they save their checkpoints`);
