@@ -89,7 +89,7 @@ test('a Slurm array job of 3 shards of the tiny grid, merged, gives the table of
   const dir = mkdtempSync(join(tmpdir(), 'rdpv-slurm-'));
   const runs = join(dir, 'runs');
   const results = join(dir, 'results');
-  const flags = ['--tiny', '--samples', '4', '--dither-seeds', '2'];
+  const flags = ['--tiny', '--samples', '4', '--dither-seeds', '2', '--threads', '1'];
   const slurm = await startSlurm(dir);
   try {
     // The shipped batch file (docs/cluster.md), as a user submits it from the checkout, on the tiny grid.

@@ -20,7 +20,7 @@ await initEngine({ backend: 'wasm' });
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'rdpv-repro-'));
 const CLI = join(import.meta.dirname, '..', 'bin', 'rdpv.js');
-const FAST = ['--tiny', '--samples', '4', '--dither-seeds', '2'];
+const FAST = ['--tiny', '--samples', '4', '--dither-seeds', '2', '--threads', '1'];
 const table1 = (runs: string, results: string, ...more: string[]) => runCli(['repro', 'table1', ...FAST, '--runs', runs, '--results', results, ...more]);
 type Event = { event: string; job?: string; kind?: string };
 const events = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Event);
