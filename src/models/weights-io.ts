@@ -55,13 +55,16 @@ export async function readModelPath(path: string, what: string): Promise<LoadedM
   return readModelFile(readFileOrFail(path, what), path, zooBase(folderStore()));
 }
 
+/** Whether `--model SPEC` names a file on disk (else a shipped model). */
+export const isModelPath = (spec: string) => existsSync(spec) && statSync(spec).isFile();
+
 /**
  * `--model NAME|FILE`: an existing file path is read as a model file (its id: its name metadata,
  * else the file name; a shipped difference takes its base from the zoo); anything else names a
  * shipped model.
  */
 export async function loadModelArg(spec?: string): Promise<LoadedModel> {
-  if (spec !== undefined && existsSync(spec) && statSync(spec).isFile()) {
+  if (spec !== undefined && isModelPath(spec)) {
     const m = await readModelPath(spec, 'model file');
     return m.id === 'unnamed' ? { ...m, id: basename(spec).replace(/\.safetensors$/, '') } : m;
   }

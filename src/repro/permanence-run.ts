@@ -6,7 +6,6 @@
  * claim: the 0-PLF-JD decoder keeps a wrong first frame's digit, the 0-PLF-FMD decoder corrects it.
  * Writes permanence.json, permanence.md and a bar chart (permanence.svg, permanence.png).
  */
-import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { initEngine } from '../engine/index.ts';
 import { UserError } from '../errors.ts';
@@ -17,7 +16,7 @@ import { errorPermanence, permanenceMarkdown, type ErrorCounts, type PermanenceR
 import { DECODERS, type DecoderName } from '../models/decoders.ts';
 import { disposeModel, type LoadedModel } from '../models/model-file.ts';
 import { disposeParams } from '../models/params.ts';
-import { folderStore, loadModelArg, readModelPath } from '../models/weights-io.ts';
+import { folderStore, isModelPath, loadModelArg, readModelPath } from '../models/weights-io.ts';
 import { loadZooModel, MANIFEST, zooManifest, type WeightStore } from '../models/zoo.ts';
 import { presets } from '../train/presets.ts';
 import { MODEL } from '../train/run.ts';
@@ -47,7 +46,7 @@ export async function permanenceModels(choice: ModelChoice, tiny: boolean, zoo: 
   if (choice.kind === 'files') {
     // Checked up front: a wrong name found at its turn would come after the models before it had run.
     const shipped = (await zooManifest(zoo)).filter((e) => e.kind === undefined).map((e) => e.name);
-    const unknown = choice.specs.find((spec) => !(existsSync(spec) && statSync(spec).isFile()) && !shipped.includes(spec));
+    const unknown = choice.specs.find((spec) => !isModelPath(spec) && !shipped.includes(spec));
     if (unknown !== undefined) throw new UserError(`--model ${unknown}: neither a model file nor a shipped model; shipped: ${shipped.join(', ')}`);
     return { models: choice.specs.map((spec) => ({ from: spec, load: () => loadModelArg(spec) })), missing: [] };
   }
