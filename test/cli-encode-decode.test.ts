@@ -11,23 +11,12 @@ import { initEngine } from '../src/engine/index.ts';
 import { initPosition, type GopModel, type GopModelConfig } from '../src/models/gop.ts';
 import { encodeModelFile } from '../src/models/model-file.ts';
 import { runCli } from './run-cli.ts';
+import { npy } from './support/npy.ts';
 import { hasFfmpeg } from './support/tools.ts';
 
 await initEngine();
 const root = mkdtempSync(join(tmpdir(), 'rdpv-encdec-'));
 const at = (name: string) => join(root, name);
-
-/** A .npy file of the given shape: float32 ('<f4') or uint8 ('|u1'). */
-function npy(path: string, shape: number[], values: Float32Array | Uint8Array): string {
-  let header = `{'descr': '${values instanceof Uint8Array ? '|u1' : '<f4'}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-  const head = new Uint8Array(10 + header.length);
-  head.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(head.buffer).setUint16(8, header.length, true);
-  head.set(new TextEncoder().encode(header), 10);
-  writeFileSync(path, Buffer.concat([head, new Uint8Array(values.buffer, values.byteOffset, values.byteLength)]));
-  return path;
-}
 
 /** T frames of size x size, uint8, a bright square moving right on black. */
 function movingSquare(T: number, size = 64): Uint8Array {
@@ -255,7 +244,6 @@ test('without ffmpeg on PATH, a video input is one line naming the Debian packag
     process.env.PATH = path;
   }
 });
-
 
 test('an MP4 made by ffmpeg (lavfi testsrc, 96x72 colour) encodes and decodes to an MP4', { skip: hasFfmpeg ? false : 'ffmpeg/ffprobe not on PATH: the video paths are not tested here' }, async () => {
   const mp4 = at('testsrc.mp4');

@@ -19,6 +19,7 @@ import { folderStore } from '../src/models/weights-io.ts';
 import { loadZooModel } from '../src/models/zoo.ts';
 import { compress, decompress } from '../src/video/codec.ts';
 import { maxAbsDiff } from './support/close.ts';
+import { npy } from './support/npy.ts';
 
 const CHROMIUM = process.env.RDPV_CHROMIUM ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set RDPV_CHROMIUM)`;
@@ -32,18 +33,6 @@ function ensurePage(): void {
   if (existsSync(PAGE) && statSync(PAGE).mtimeMs >= newest('src')) return;
   const r = spawnSync(process.execPath, [join('node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join('src', 'viewer', 'vite.config.ts')], { encoding: 'utf8' });
   assert.equal(r.status, 0, `npm run build:viewer failed: ${r.stderr}${r.stdout}`);
-}
-
-/** A .npy float32 array. */
-function npy(path: string, shape: number[], values: Float32Array): string {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-  const head = new Uint8Array(10 + header.length);
-  head.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
-  new DataView(head.buffer).setUint16(8, header.length, true);
-  head.set(new TextEncoder().encode(header), 10);
-  writeFileSync(path, Buffer.concat([head, new Uint8Array(values.buffer, values.byteOffset, values.byteLength)]));
-  return path;
 }
 
 /** An untrained GOP-3 model: a 12-bit I-frame, two 2-bit P-frames, all three decoders. */
