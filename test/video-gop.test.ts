@@ -102,6 +102,23 @@ test('a P-frame at another rate starts stage 1 from its neighbour\'s frame: shar
     (e: Error) => e instanceof UserError && /fromOtherRate: the model to start from has no trained frame 2/.test(e.message));
 });
 
+test('a 1-bit P-frame (motion latent only) starts stage 1 from a 2-bit one: its first decoder stage keeps the context channels, which follow the content latent map', () => {
+  const gop = models['tiny-pframe-inf-2-perception']!.model as GopModel;
+  const base = presets['tiny-pframe-inf-2-mse']!;
+  const config = { ...base, model: { ...(base.model as GopModelConfig), rates: ['inf', '1'] as RateName[] }, fromOtherRate: true };
+  const t = new GopTrainer(config, sourceFor(config));
+  t.start(gop);
+  const [src, dst] = [gop.pframes[0]!, t.model().pframes[0]!];
+  assert.equal(dst.enc!.content, undefined, 'rate 1 has no content encoder');
+  assert.equal(dst.decoders.mmse!.decoder.latent, undefined, 'nor a content latent in its decoder');
+  // conv2dTranspose filters are [h, w, out, in]: the source reads [latent map, context], rate 1 the context alone.
+  const [w, v] = [src.decoders.mmse!.decoder.blocks.b0!.w, dst.decoders.mmse!.decoder.blocks.b0!.w];
+  const cw = v.shape[3]!;
+  assert.ok(w.shape[3]! > cw, `the source's first stage reads more than the context (${w.shape[3]} > ${cw})`);
+  assert.deepEqual(v.dataSync(), tf.slice(w, [0, 0, 0, w.shape[3]! - cw], [-1, -1, -1, cw]).dataSync(), 'the context channels carry on');
+  assert.deepEqual(dst.enc!.motion.latent.w.dataSync(), src.enc!.motion.latent.w.dataSync(), 'the motion latent as it was');
+});
+
 for (const name of ['tiny-pframe-inf-2-perception', 'tiny-pframe-12-12-perception', 'tiny-pframe-12-12-12-perception', 'tiny-pframe-12-inf-inf-perception', 'tiny-pframe-12-12-warped-perception']) {
   test(`${name}: a file carries exactly the rate budget and every decoder decodes it to the model's own outputs`, async () => {
     const lm = models[name]!;

@@ -59,6 +59,8 @@ function copyWidening(dst: ParamTree, src: ParamTree, past: number): void {
 /**
  * Copy `src`, trained at another rate, into `dst`. An axis of `ds` latents becomes `dd` (the first
  * ones kept); an axis of 2 ds, a latent decoder's input (zq, u), keeps the first dd of each half.
+ * A decoder without a content latent (dd = 0: rate 1) reads only the context map at its first
+ * stage, which follows the latent map in the source's input channels: it keeps those last ones.
  * Any other shape must match. A weight src lacks stays as initialised.
  */
 function copyOtherRate(dst: ParamTree | undefined, src: ParamTree | undefined, ds: number, dd: number): void {
@@ -73,6 +75,7 @@ function copyOtherRate(dst: ParamTree | undefined, src: ParamTree | undefined, d
       if (m === n) return t;
       if (m === ds && n === dd) return take(0, dd);
       if (m === 2 * ds && n === 2 * dd) return tf.concat([take(0, dd), take(ds, dd)], axis);
+      if (dd === 0 && ds > 0 && m > n) return take(m - n, n);
       throw new UserError(`fromOtherRate: weight '${name}' has shape [${s.shape}] in the model to start from and [${v.shape}] here`);
     }, s)));
   }
