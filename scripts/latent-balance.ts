@@ -26,8 +26,13 @@ if (m.config.kind !== 'gop' || m.config.rates[0] !== 'inf' || !m.pframes[0]?.enc
   process.exit(2);
 }
 const n = Number(count ?? 256);
-const b = movingMnistSource({ seed: 1 }).batch('test', 0, n, 2);
-const [x1, x2] = [0, 1].map((t) => tf.tensor4d(frameOf(b, t), [n, 64, 64, 1]));
+if (!Number.isInteger(n) || n < 1) {
+  console.error(`N: a positive whole number of sequences, got '${count}'`);
+  process.exit(2);
+}
+const source = movingMnistSource({ seed: 1 });
+const b = source.batch('test', 0, n, 2);
+const [x1, x2] = [0, 1].map((t) => tf.tensor4d(frameOf(b, t), [n, source.size, source.size, 1]));
 const show = (what: string, z: tf.Tensor2D) => {
   const v = z.dataSync();
   const d = z.shape[1];
