@@ -97,17 +97,20 @@ async function runHere(o: Table1Options, p: Plan, job: Job, say: (l: string) => 
 /** Each of `n` parts' share of `threads` wasm threads (at least 1). */
 const share = (threads = 1, n = 1) => Math.max(1, Math.floor(threads / n));
 
+/** The engine flags of every child: its backend, replicas and share of the threads. */
+const engineArgs = (o: Table1Options) => ['--backend', o.backend, '--replicas', String(o.replicas ?? 1), '--threads', String(share(o.threads, o.jobs))];
+
 /** The flags a child `rdpv repro table1 --only ID` needs to rebuild the same plan. */
 function childArgs(o: Table1Options, id: string): string[] {
   return ['repro', 'table1', '--only', id, `--${o.mode}`, ...(o.tiny ? ['--tiny'] : []), '--runs', o.runs, '--results', o.results,
     '--samples', String(o.settings.samples), '--dither-seeds', String(o.settings.ditherSeeds), '--judge-steps', String(o.settings.judgeSteps),
     '--ot-bound', String(o.settings.otBound ?? 0), ...(o.cells ? ['--cells', o.cells.join(',')] : []),
-    '--backend', o.backend, '--replicas', String(o.replicas ?? 1), '--threads', String(share(o.threads, o.jobs))];
+    ...engineArgs(o)];
 }
 
 function runChild(o: Table1Options, job: Job): Promise<number> {
   return job.kind === 'train'
-    ? runRdpvChild(job.id, ['train', '--preset', job.id, '--out', join(o.runs, job.id), '--resume', '--backend', o.backend, '--replicas', String(o.replicas ?? 1), '--threads', String(share(o.threads, o.jobs))])
+    ? runRdpvChild(job.id, ['train', '--preset', job.id, '--out', join(o.runs, job.id), '--resume', ...engineArgs(o)])
     : runRdpvChild(job.id, childArgs(o, job.id));
 }
 
